@@ -1,0 +1,92 @@
+"""The ``dftk`` command: a click group that loads each command only when it is asked for.
+
+Every error reaches the examiner as one line on stderr with an exit status: 0 ok, 1 error, 2 usage,
+3 verification failure, 130 interrupted. Tracebacks only with DFTK_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from dftk import __version__
+from dftk.errors import DftkError
+
+_COMMANDS = {
+    "run": "dftk.commands.run:run",
+    "plugins": "dftk.commands.plugins:plugins",
+    "case": "dftk.commands.case:case",
+    "evidence": "dftk.commands.evidence:evidence",
+}
+
+
+def one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module on first use, so ``dftk --help`` stays fast and plugin-independent."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, attr = self.lazy[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), attr)
+            return command() if not isinstance(command, click.Command) else command
+        return super().get_command(ctx, cmd_name)
+
+
+class DftkGroup(LazyGroup):
+    """The top-level group: turns every failure into one line and an exit status."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            rv = super().main(args, prog_name or "dftk", complete_var, standalone_mode=False, **extra)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("dftk: interrupted; the case store is consistent: run the same command again to resume",
+                       err=True)
+            sys.exit(130)
+        except DftkError as e:
+            click.echo(f"dftk: error: {one_line(e)}", err=True)
+            sys.exit(e.exit_code)
+        except Exception as e:  # noqa: BLE001 - the last line of defence: never a traceback by default
+            if os.environ.get("DFTK_DEBUG"):
+                raise
+            click.echo(f"dftk: internal error: {type(e).__name__}: {one_line(e)} "
+                       "(set DFTK_DEBUG=1 for the traceback)", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=DftkGroup, lazy=_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="dftk", message="%(prog)s %(version)s")
+def cli() -> None:
+    """dftk: a digital forensics toolkit.
+
+    It opens evidence read-only (raw, split raw, E01, block devices, directories), runs forensic
+    plugins over it in one pass, and keeps findings and a hash-chained custody log in a case folder.
+
+    \b
+    Example:
+      dftk run disk.E01 --case cases/2026-001
+      dftk case findings cases/2026-001 --json
+    """
+
+
+def main() -> None:
+    """Console entry point."""
+    cli.main()

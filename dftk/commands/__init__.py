@@ -1,0 +1,1 @@
+"""The built-in commands of the ``dftk`` CLI, each loaded only when used."""
