@@ -14,10 +14,10 @@ from dftk.errors import DftkError, EvidenceError, NotApplicable
 from dftk.evidence import Evidence
 from dftk.executors import Executor, InProcessExecutor
 from dftk.files import EvidenceFile
-from dftk.plugin import LoadedPlugin, Plugin, Problem, Record, canonical_json
+from dftk.plugin import Finding, LoadedPlugin, Plugin, Problem, Record, canonical_json, check_json
 from dftk.progress import Progress
 from dftk.seal import Seal, seal
-from dftk.work import CORE, FileBatch, FileOutcome, PluginCall, analyze_batch, share_evidence
+from dftk.work import CORE, FileBatch, FileOutcome, PluginCall, analyze_batch, share
 
 _EVIDENCE_UNIT = "@evidence"
 _COMMIT_EVERY = 500
@@ -35,6 +35,7 @@ class PluginState:
     failures: int = 0
     first_failure: str = ""
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -52,6 +53,8 @@ class PluginState:
     def final_outcome(self) -> str:
         if self.outcome == "ok" and self.failures:
             return f"failed: raised on {self.failures} item(s); first: {self.first_failure}"
+        if self.outcome == "ok" and self.notes:
+            return f"ok ({'; '.join(self.notes)})"
         return self.outcome
 
 
@@ -148,7 +151,10 @@ class Pipeline:
                 with self.store.transaction():
                     self.store.mark_done(self.evidence_id, state.unit, [_EVIDENCE_UNIT])
             except NotApplicable as e:
-                state.outcome = f"skipped: {e}"
+                if state.loaded.cls.has_file_scope():
+                    state.notes.append(f"evidence scope skipped: {e}")
+                else:
+                    state.outcome = f"skipped: {e}"
             except DftkError as e:
                 state.outcome = f"failed: {e}"
             except Exception as e:  # noqa: BLE001 - one plugin failing must not stop the others
@@ -161,12 +167,17 @@ class Pipeline:
     def _stream(self, state: PluginState, records: Iterable[Record]) -> None:
         """Commits records in small transactions as they come; nothing holds them all."""
         batch: list[Record] = []
-        for record in records:
-            batch.append(record)
-            if len(batch) >= _COMMIT_EVERY:
-                self._commit(state, batch)
-                batch = []
-        self._commit(state, batch)
+        try:
+            for record in records:
+                if isinstance(record, Finding):
+                    check_json(record.data, state.name)  # fail here, so the records before it still land
+                batch.append(record)
+                if len(batch) >= _COMMIT_EVERY:
+                    self._commit(state, batch)
+                    batch = []
+        finally:
+            # what a plugin found before it failed is still evidence: keep it
+            self._commit(state, batch)
 
     def _commit(self, state: PluginState, records: list[Record]) -> None:
         with self.store.transaction():
@@ -182,7 +193,7 @@ class Pipeline:
         calls = tuple(PluginCall(s.name, tuple(sorted(s.options.items()))) for s in states)
         bar = Progress("files", self.evidence.size or None, self.progress)
         if isinstance(self.executor, InProcessExecutor):
-            share_evidence(self.evidence)
+            share(self.evidence, {s.name: s.instance for s in states if s.instance is not None})
         files = 0
         try:
             batches = self._batches(calls, by_name, bar)
@@ -240,6 +251,8 @@ class Pipeline:
                     by_name[name].fail(f"{outcome.file.path}: {reason}")
                     self.store.write(self.evidence_id, self.run_id, name,
                                      [Problem(outcome.file.path, f"plugin {name} raised {reason}")], by_name[name].row)
+                for name, seconds in outcome.seconds:
+                    by_name[name].seconds += seconds
                 for name in outcome.plugins:
                     self.store.mark_done(self.evidence_id, by_name[name].unit, [_key(outcome.file)])
 

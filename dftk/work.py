@@ -7,6 +7,7 @@ travels in the unit; evidence and plugin instances are opened once per worker an
 from __future__ import annotations
 
 import mmap
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,15 +48,17 @@ class FileOutcome:
     records: tuple[tuple[str, tuple[Record, ...]], ...]
     errors: tuple[tuple[str, str], ...]
     plugins: tuple[str, ...]
+    seconds: tuple[tuple[str, float], ...] = ()
 
 
 _evidence: dict[EvidenceSpec, Evidence] = {}
 _plugins: dict[str, Plugin] = {}
 
 
-def share_evidence(evidence: Evidence) -> None:
-    """Lets in-process units use the evidence the pipeline already opened instead of opening it again."""
+def share(evidence: Evidence, plugins: dict[str, Plugin]) -> None:
+    """Lets in-process units use the evidence and plugin instances the pipeline already holds."""
     _evidence[evidence.spec] = evidence
+    _plugins.update(plugins)
 
 
 def _open(spec: EvidenceSpec) -> Evidence:
@@ -85,14 +88,16 @@ def _analyze_file(evidence: Evidence, file: EvidenceFile, names: tuple[str, ...]
         problem = Problem(file.path, f"cannot read the file: {e.args[0].split(': ', 1)[-1]}")
         return FileOutcome(file, ((CORE, (problem,)),), (), names)
     try:
-        records, errors = [], []
+        records, errors, seconds = [], [], []
         for name in names:
+            started = time.perf_counter()
             result = _call(name, file, data, options[name])
+            seconds.append((name, time.perf_counter() - started))
             if isinstance(result, str):
                 errors.append((name, result))
             else:
                 records.append((name, result))
-        return FileOutcome(file, tuple(records), tuple(errors), names)
+        return FileOutcome(file, tuple(records), tuple(errors), names, tuple(seconds))
     finally:
         if isinstance(data, mmap.mmap):
             data.close()

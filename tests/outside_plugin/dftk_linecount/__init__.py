@@ -1,0 +1,41 @@
+"""An outside dftk plugin: counts the lines of text files. Installed from its own package."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import click
+
+from dftk.files import Buffer, EvidenceFile
+from dftk.plugin import Finding, Plugin, Problem, Record
+
+
+class LineCount(Plugin):
+    """Count the lines of text files (example outside plugin)."""
+
+    name: ClassVar[str] = "linecount"
+    discipline: ClassVar[str] = "text"
+    version: ClassVar[str] = "1.0.0"
+    options: ClassVar[tuple[click.Option, ...]] = (
+        click.Option(["--linecount-min-lines"], type=int, default=1, show_default=True,
+                     help="Report files with at least this many lines."),
+        click.Option(["--linecount-delay-ms"], type=int, default=0, hidden=True,
+                     help="Pause per file (lets tests interrupt a run part-way)."),
+    )
+
+    def analyze(self, file: EvidenceFile, data: Buffer, **opts: Any) -> Iterator[Record]:
+        if opts.get("linecount_delay_ms"):
+            time.sleep(opts["linecount_delay_ms"] / 1000)
+        head = bytes(data[:4096])
+        if b"\0" in head:
+            return
+        try:
+            bytes(data).decode("utf-8")
+        except UnicodeDecodeError:
+            yield Problem(file.path, "not valid UTF-8 text; lines not counted")
+            return
+        lines = bytes(data).count(b"\n")
+        if lines >= opts.get("linecount_min_lines", 1):
+            yield Finding("text/lines", file.path, {"lines": lines})
