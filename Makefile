@@ -28,6 +28,8 @@ system-deps:
 
 test: system-deps $(STAMP)
 	$(BIN)/python -m pip install --quiet ./tests/outside_plugin
+	$(BIN)/ruff check dftk plugins tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 typecheck: $(STAMP)

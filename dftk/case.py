@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dftk.errors import CaseError
-from dftk.plugin import Finding, Problem, Record, canonical_json, check_json
+from dftk.plugin import Finding, Record, canonical_json, check_json
 
 SCHEMA_VERSION = 1
 STORE_NAME = "case.sqlite"

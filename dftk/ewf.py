@@ -51,7 +51,7 @@ class EwfEvidence(Evidence):
     def _read(self, offset: int, length: int) -> bytes:
         try:
             return bytes(self._handle.read_buffer_at_offset(length, offset))
-        except (OSError, IOError) as e:
+        except OSError as e:
             raise EvidenceError(f"{self.path}: read error at offset {offset}: {_first_line(e)}") from e
 
     def close(self) -> None:

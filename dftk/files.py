@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from dftk.plugin import Problem
 
 # File content handed to file-scope plugins: bytes for ordinary files, a read-only mmap for big ones.
-Buffer = Union[bytes, mmap.mmap]
+Buffer = bytes | mmap.mmap
 
 # Files larger than this are mapped rather than copied into memory.
 MAP_THRESHOLD = 64 << 20

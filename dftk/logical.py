@@ -52,7 +52,7 @@ class LogicalEvidence(Evidence):
             for entry in entries:
                 child = f"{rel}/{entry.name}" if rel else entry.name
                 item = self._item(entry, child)
-                if item == "dir":
+                if isinstance(item, str):
                     subdirs.append(child)
                 elif item is not None:
                     yield item
@@ -102,7 +102,8 @@ class LogicalEvidence(Evidence):
 
 
 def _read_all(fd: int, size: int) -> bytes:
-    parts, offset = [], 0
+    parts: list[bytes] = []
+    offset = 0
     while True:
         data = os.pread(fd, max(size - offset, 1 << 16), offset)
         if not data:

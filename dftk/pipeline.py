@@ -228,7 +228,7 @@ class Pipeline:
         keys = [_key(f) for f in files]
         done = {n: self.store.done_among(self.evidence_id, s.unit, keys) for n, s in by_name.items()}
         batch = FileBatch(self.evidence.spec, calls)
-        for file, key in zip(files, keys):
+        for file, key in zip(files, keys, strict=True):
             names = tuple(n for n in by_name if key not in done[n])
             if not names:
                 bar.advance(file.size, 1)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, Any, ClassVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
@@ -51,7 +51,7 @@ class Problem:
     message: str
 
 
-Record = Union[Finding, Problem]
+Record = Finding | Problem
 
 
 class Plugin:

@@ -67,7 +67,8 @@ def _seal_file(name: str, path: Path, progress: Callable[[int], None] | None) ->
 
 def seal(evidence: Evidence, progress: Callable[[int], None] | None = None) -> Seal:
     """Hashes every source file of the evidence and combines the results into one seal."""
-    combined, files, total, detail = hashlib.sha256(), 0, 0, []
+    combined, files, total = hashlib.sha256(), 0, 0
+    detail: list[dict[str, Any]] = []
     for name, path in _source_files(evidence):
         entry = _seal_file(name, path, progress)
         combined.update(canonical_json(entry).encode() + b"\n")

@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 
 import click
 
-from dftk.evidence import Evidence
 from dftk.errors import NotApplicable
+from dftk.evidence import Evidence
 from dftk.files import Buffer, EvidenceFile
 from dftk.plugin import Finding, Plugin, Problem, Record
 
@@ -34,7 +34,7 @@ def digest_all(chunks: Iterable[Buffer], algorithms: tuple[str, ...]) -> tuple[d
         size += len(chunk)
         for h in hashers:
             h.update(chunk)
-    return {a: h.hexdigest() for a, h in zip(algorithms, hashers)}, size
+    return {a: h.hexdigest() for a, h in zip(algorithms, hashers, strict=True)}, size
 
 
 def _algorithms_option(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import dftk_process, expected_ewf_md5, shared_data
 from dftk.errors import EvidenceError
 from dftk.evidence import Evidence, open_evidence, split_segments
 from dftk.files import EvidenceFile
 from dftk.logical import LogicalEvidence
+from helpers import dftk_process, expected_ewf_md5, shared_data
 
 
 def md5_of(evidence: Evidence) -> str:

@@ -16,13 +16,13 @@ from typing import Any, ClassVar
 
 import pytest
 
-from helpers import dftk, make_tree
 from dftk.case import CaseStore
 from dftk.evidence import open_evidence
 from dftk.executors import LocalProcessExecutor
 from dftk.files import Buffer, EvidenceFile
 from dftk.pipeline import Pipeline
 from dftk.plugin import LoadedPlugin, Plugin, Record, installed
+from helpers import dftk, make_tree
 
 
 def findings(case: Path) -> list[tuple[str, str, str, str]]:

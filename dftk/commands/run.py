@@ -70,7 +70,9 @@ def _run(evidence: str, case_dir: str, plugin_names: tuple[str, ...], workers: i
 
 
 def _print(summary: RunSummary, case_dir: str, as_json: bool) -> None:
-    data = {
+    plugins = [{k: p[k] for k in ("plugin", "version", "outcome", "findings", "problems", "seconds")}
+               for p in summary.plugins]
+    data: dict[str, Any] = {
         "run": summary.run_id,
         "status": summary.status,
         "case": case_dir,
@@ -78,8 +80,7 @@ def _print(summary: RunSummary, case_dir: str, as_json: bool) -> None:
         "seal_before": summary.seal_before.sha256,
         "seal_after": summary.seal_after.sha256 if summary.seal_after else None,
         "files": summary.files,
-        "plugins": [{k: p[k] for k in ("plugin", "version", "outcome", "findings", "problems", "seconds")}
-                    for p in summary.plugins],
+        "plugins": plugins,
     }
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, sort_keys=True))
@@ -88,7 +89,7 @@ def _print(summary: RunSummary, case_dir: str, as_json: bool) -> None:
     click.echo(f"evidence  {ev['path']} ({ev['format']}, {ev['size']} bytes)")
     click.echo(f"sealed    sha256 {data['seal_before']} before and after: unchanged")
     click.echo(f"files     {summary.files} walked")
-    for p in data["plugins"]:
+    for p in plugins:
         click.echo(f"plugin    {p['plugin']} {p['version']}: {p['outcome']} "
                    f"({p['findings']} new findings, {p['problems']} new problems, {p['seconds'] or 0:.2f} s)")
     click.echo(f"case      {case_dir}: see `dftk case findings {case_dir}` and `dftk case log {case_dir}`")

@@ -1,0 +1,67 @@
+"""The hashing plugin: media hashes against ewfinfo's record, file hashes against hashlib."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from dftk.evidence import Evidence
+from dftk.files import EvidenceFile
+from dftk.plugin import Finding, Problem
+from dftk_plugins.hashing import HashingPlugin, parse_algorithms
+from helpers import dftk, expected_ewf_md5, shared_data
+
+
+def evidence_hashes(case: Path) -> dict[str, object]:
+    out = dftk("case", "findings", case, "--kind", "hash/evidence", "--json").output
+    [row] = [json.loads(line) for line in out.splitlines()]
+    return dict(row["data"])
+
+
+def test_acceptance_ext2_e01_md5_matches_ewfinfo(tmp_path: Path) -> None:
+    result = dftk("run", shared_data("dfvfs/ext2.E01"), "--case", tmp_path / "c")
+    assert result.exit_code == 0, result.output
+    assert evidence_hashes(tmp_path / "c")["md5"] == expected_ewf_md5()["dfvfs/ext2.E01"]
+
+
+@pytest.mark.parametrize("name", ["dfvfs/ext2.split.E01", "plaso/image.E01", "plaso/image-split.E01",
+                                  "sleuthkit/test/data/image.E01"])
+def test_every_verified_e01_hashes_as_ewfverify_did(name: str, tmp_path: Path) -> None:
+    expected = expected_ewf_md5()
+    if name not in expected:
+        pytest.skip(f"{name} has no ewfverify record")
+    assert dftk("run", shared_data(name), "--case", tmp_path / "c").exit_code == 0
+    assert evidence_hashes(tmp_path / "c")["md5"] == expected[name]
+    kinds = dftk("case", "findings", tmp_path / "c", "--kind", "hash/stored-match").output
+    assert '"algorithm": "md5"' in kinds.replace('"algorithm":"md5"', '"algorithm": "md5"')
+
+
+def test_all_algorithms_in_one_read() -> None:
+    data = bytes(range(256)) * 5000
+    ev = Evidence.from_bytes(data)
+    reads: list[int] = []
+    ev.observer = reads.append
+    algorithms = parse_algorithms("md5,sha1,sha256,sha512,blake2b")
+    [finding] = HashingPlugin().run(ev, hashing_algorithms=algorithms)
+    assert isinstance(finding, Finding)
+    assert sum(reads) == len(data)  # every byte read exactly once for five algorithms
+    for name in algorithms:
+        assert finding.data[name] == hashlib.new(name, data).hexdigest()
+
+
+def test_stored_hash_mismatch_is_a_finding_and_a_problem() -> None:
+    ev = Evidence.from_bytes(b"evidence bytes")
+    ev.stored_hashes = {"md5": "0" * 32}
+    records = list(HashingPlugin().run(ev))
+    assert any(isinstance(r, Finding) and r.kind == "hash/stored-mismatch" for r in records)
+    assert any(isinstance(r, Problem) and "differs" in r.message for r in records)
+
+
+def test_file_hash_with_context() -> None:
+    file = EvidenceFile("/a/报告.txt", 5, inode=12)
+    [finding] = HashingPlugin().analyze(file, b"hello", hashing_algorithms=("sha256",))
+    assert isinstance(finding, Finding) and finding.subject == "/a/报告.txt"
+    assert finding.data["sha256"] == hashlib.sha256(b"hello").hexdigest() and finding.data["inode"] == 12
