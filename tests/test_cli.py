@@ -69,3 +69,9 @@ def test_errors_are_one_line_on_stderr_without_traceback(tmp_path: Path) -> None
     result = dftk_process("case", "findings", tmp_path / "nowhere")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and "not a dftk case folder" in result.stderr
+
+
+def test_progress_bar_goes_to_stderr_only(tree: Path, tmp_path: Path) -> None:
+    result = dftk("run", tree, "--case", tmp_path / "case", "--plugin", "hashing", "--progress", "--json")
+    assert "files" in result.stderr and "B/s" in result.stderr
+    assert json.loads(result.stdout)["files"] == 300
