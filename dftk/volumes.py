@@ -1,13 +1,26 @@
-"""Volumes and file systems through pytsk3: the one module that imports it (the single TSK adapter)."""
+"""Volumes through pytsk3: with ``dftk/fs.py`` the single adapter in front of The Sleuth Kit.
+
+Lists the partition table's entries (allocated partitions, unallocated gaps and the table's own
+structures, as ``mmls`` does) or, when there is no partition table, one volume holding a bare file system.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pytsk3
 
 from dftk.errors import EvidenceError
 from dftk.evidence import Evidence
+from dftk.plugin import Problem
+
+if TYPE_CHECKING:
+    from dftk.fs import FileSystem
+
+_ALLOC = int(pytsk3.TSK_VS_PART_FLAG_ALLOC)
+_META = int(pytsk3.TSK_VS_PART_FLAG_META)
 
 
 class TskImage(pytsk3.Img_Info):  # type: ignore[misc]
@@ -31,19 +44,41 @@ class TskImage(pytsk3.Img_Info):  # type: ignore[misc]
         """The Evidence owns the handles; TSK must not close them."""
 
 
-def _type_name(prefix: str, value: int) -> str:
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """One entry of the volume system (or the whole evidence when it holds a bare file system).
+
+    Attributes:
+        index: TSK's slot address (``mmls``'s first column); 0 for a bare file system.
+        offset, length: in bytes from the start of the evidence.
+        role: ``partition``, ``unallocated`` (space outside any partition) or ``table`` (the table itself
+            and extended-partition containers).
+    """
+
+    index: int
+    offset: int
+    length: int
+    description: str
+    role: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "offset": self.offset, "length": self.length,
+                "description": self.description, "role": self.role}
+
+
+def type_name(prefix: str, value: int) -> str:
+    """The lower-case TSK name of an enum value (``ext2``, ``dos``, ``fat16``...)."""
     for name in dir(pytsk3):
         if name.startswith(prefix) and not name.endswith(("_DETECT", "_ENUM")) and getattr(pytsk3, name) == value:
             return name.removeprefix(prefix).lower()
     return f"type {value}"
 
 
-def _volume_system(image: Any) -> str | None:
+def _volume_system(image: Any) -> Any | None:
     try:
-        vs = pytsk3.Volume_Info(image)
+        return pytsk3.Volume_Info(image)
     except OSError:
         return None
-    return _type_name("TSK_VS_TYPE_", int(vs.info.vstype)) + " partition table"
 
 
 def _file_system(image: Any) -> str | None:
@@ -51,10 +86,44 @@ def _file_system(image: Any) -> str | None:
         fs = pytsk3.FS_Info(image, offset=0)
     except OSError:
         return None
-    return _type_name("TSK_FS_TYPE_", int(fs.info.ftype)) + " file system"
+    return type_name("TSK_FS_TYPE_", int(fs.info.ftype)) + " file system"
 
 
 def detect_layout(evidence: Evidence) -> str | None:
     """Names the partition table or file system at the start of the evidence, or None if TSK sees none."""
     image = TskImage(evidence)
-    return _volume_system(image) or _file_system(image)
+    vs = _volume_system(image)
+    if vs is not None:
+        return type_name("TSK_VS_TYPE_", int(vs.info.vstype)) + " partition table"
+    return _file_system(image)
+
+
+def volumes(evidence: Evidence) -> tuple[str | None, list[Volume]]:
+    """The partition table's type (None when there is none) and its volumes, in table order."""
+    vs = _volume_system(TskImage(evidence))
+    if vs is None:
+        return None, [Volume(0, 0, evidence.size, "file system (no partition table)", "partition")]
+    block = int(vs.info.block_size)
+    found = []
+    for part in vs:
+        flags = int(part.flags)
+        role = "partition" if flags & _ALLOC else "table" if flags & _META else "unallocated"
+        found.append(Volume(int(part.addr), int(part.start) * block, int(part.len) * block,
+                            bytes(part.desc).decode("utf-8", "replace").strip("\0 "), role))
+    return type_name("TSK_VS_TYPE_", int(vs.info.vstype)), found
+
+
+def file_systems(evidence: Evidence) -> Iterator[FileSystem | Problem]:
+    """Opens the file system of every partition; a partition TSK cannot read becomes a Problem."""
+    from dftk.fs import FileSystem
+
+    table, found = volumes(evidence)
+    for volume in found:
+        if volume.role != "partition":
+            continue
+        try:
+            yield FileSystem(evidence, volume)
+        except OSError as e:
+            what = f"partition {volume.index} at offset {volume.offset}" if table else "evidence"
+            yield Problem(f"volume {volume.index}", f"{what}: no file system The Sleuth Kit can open "
+                          f"({' '.join(str(e).split())[:120]})")
