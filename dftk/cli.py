@@ -21,6 +21,7 @@ _COMMANDS = {
     "plugins": "dftk.commands.plugins:plugins",
     "case": "dftk.commands.case:case",
     "evidence": "dftk.commands.evidence:evidence",
+    "fs": "dftk.commands.fs:fs",
 }
 
 

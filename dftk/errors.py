@@ -12,10 +12,15 @@
     └── SignatureError (exit 3)   a signature, hash or custody chain does not verify
     (click usage errors keep exit 2)
 
+A command that finishes but could not process everything (a corrupt directory, a parser crash) prints its
+problems and exits with ``INCOMPLETE`` (4): its output is partial.
+
 One bad item inside the evidence is never an exception that escapes: it becomes a ``Problem``.
 """
 
 from __future__ import annotations
+
+INCOMPLETE = 4
 
 
 class DftkError(Exception):

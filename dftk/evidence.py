@@ -104,16 +104,17 @@ class Evidence(ABC):
             offset += len(data)
 
     def walk(self) -> Iterator[WalkItem]:
-        """Yields the files this evidence holds, with Problems for entries that cannot be listed.
+        """Yields the regular files of every file system (allocated and deleted), with Problems for
+        what cannot be listed."""
+        from dftk.filewalk import media_walk
 
-        Media evidence holds no loose files; the file-system walk over images is added by the file-system
-        support through this same method.
-        """
-        return iter(())
+        return media_walk(self)
 
     def open_file(self, file: EvidenceFile) -> Buffer:
         """Returns the content of a file from :meth:`walk`, read once."""
-        raise EvidenceError(f"{self.path}: {self.format} evidence has no files to open")
+        from dftk.filewalk import media_content
+
+        return media_content(self, file)
 
     @abstractmethod
     def _read(self, offset: int, length: int) -> bytes: ...

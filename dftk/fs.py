@@ -167,7 +167,7 @@ class FileSystem:
             stream = bytes(attr.info.name or b"")
             shown = stream and not (kind == _INDEX_ROOT and stream == b"$I30")
             yield self._entry(entry, meta, f"{path}:{_display(stream)}" if shown else path,
-                              f"{kind}-{int(attr.info.id)}", int(attr.info.size) if kind == _DATA else None)
+                              f"{kind}-{int(attr.info.id)}", int(attr.info.size))
         if not printed:
             yield self._entry(entry, meta, path, None)
 
@@ -184,13 +184,21 @@ class FileSystem:
             size=size if size is not None else (int(meta.size) if meta is not None else 0), times=times,
         )
 
-    def read(self, inode: int, attribute: str | None, offset: int, length: int) -> bytes:
-        """Reads a file's content (the stream named by ``attribute`` on NTFS)."""
+    def content(self, inode: int, attribute: str | None, size: int, chunk: int = 1 << 20) -> Iterator[bytes]:
+        """A file's content in chunks (the stream named by ``attribute`` on NTFS), as ``icat`` reads it.
+
+        Raises:
+            OSError: TSK cannot read the content (typical of deleted files whose clusters are reused).
+        """
         handle = self.tsk.open_meta(inode=inode)
-        if attribute:
-            kind, ident = (int(x) for x in attribute.split("-"))
-            return bytes(handle.read_random(offset, length, kind, ident))
-        return bytes(handle.read_random(offset, length))
+        extra = tuple(int(x) for x in attribute.split("-")) if attribute else ()
+        offset = 0
+        while offset < size:
+            data = bytes(handle.read_random(offset, min(chunk, size - offset), *extra))
+            if not data:
+                break
+            yield data
+            offset += len(data)
 
     def _problem(self, path: str, message: str) -> Problem:
         return Problem(f"volume {self.volume.index} ({self.fs_type}) {path}", message)

@@ -113,11 +113,23 @@ def volumes(evidence: Evidence) -> tuple[str | None, list[Volume]]:
     return type_name("TSK_VS_TYPE_", int(vs.info.vstype)), found
 
 
+def beyond_end(evidence: Evidence, found: list[Volume]) -> Iterator[Problem]:
+    """A volume that ends past the end of the evidence means a truncated image: say so, since TSK
+    silently drops the partitions it can no longer find."""
+    for volume in found:
+        end = volume.offset + volume.length
+        if end > evidence.size:
+            yield Problem(f"volume {volume.index}",
+                          f"{volume.description} ends at byte {end}, beyond the end of the evidence ({evidence.size} "
+                          "bytes): the image is truncated and volumes inside it may be missing")
+
+
 def file_systems(evidence: Evidence) -> Iterator[FileSystem | Problem]:
     """Opens the file system of every partition; a partition TSK cannot read becomes a Problem."""
     from dftk.fs import FileSystem
 
     table, found = volumes(evidence)
+    yield from beyond_end(evidence, found)
     for volume in found:
         if volume.role != "partition":
             continue

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import click
@@ -11,34 +10,17 @@ import click
 from dftk.errors import NotApplicable
 from dftk.evidence import Evidence
 from dftk.files import Buffer, EvidenceFile
+from dftk.hashes import ALGORITHMS, digest_all, parse_algorithms
 from dftk.plugin import Finding, Plugin, Problem, Record
 
-ALGORITHMS = ("md5", "sha1", "sha256", "sha512", "blake2b")
 DEFAULT = ("md5", "sha1", "sha256")
 
 
-def parse_algorithms(value: str | Iterable[str]) -> tuple[str, ...]:
-    names = value.split(",") if isinstance(value, str) else list(value)
-    chosen = tuple(dict.fromkeys(n.strip().lower() for n in names if n.strip()))
-    unknown = [n for n in chosen if n not in ALGORITHMS]
-    if unknown or not chosen:
-        raise click.BadParameter(f"choose from {', '.join(ALGORITHMS)} (got {', '.join(unknown) or 'none'})")
-    return chosen
-
-
-def digest_all(chunks: Iterable[Buffer], algorithms: tuple[str, ...]) -> tuple[dict[str, str], int]:
-    """Every requested hash over one pass of the chunks, and the number of bytes seen."""
-    hashers = [hashlib.new(a) for a in algorithms]
-    size = 0
-    for chunk in chunks:
-        size += len(chunk)
-        for h in hashers:
-            h.update(chunk)
-    return {a: h.hexdigest() for a, h in zip(algorithms, hashers, strict=True)}, size
-
-
 def _algorithms_option(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
-    return parse_algorithms(value)
+    try:
+        return parse_algorithms(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
 
 
 class HashingPlugin(Plugin):

@@ -1,0 +1,76 @@
+"""The file walk over media evidence: the regular files of every file system, for the pipeline."""
+
+from __future__ import annotations
+
+import mmap
+import tempfile
+import weakref
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from dftk.errors import EvidenceError
+from dftk.evidence import Evidence
+from dftk.files import MAP_THRESHOLD, Buffer, EvidenceFile, WalkItem
+from dftk.plugin import Problem
+from dftk.volumes import file_systems
+
+if TYPE_CHECKING:
+    from dftk.fs import FileSystem
+
+# Opened file systems per evidence item and volume offset, released with the evidence.
+_OPEN: weakref.WeakKeyDictionary[Evidence, dict[int, FileSystem]] = weakref.WeakKeyDictionary()
+
+
+def media_walk(evidence: Evidence) -> Iterator[WalkItem]:
+    """Every readable file of every file system; paths carry ``/p<N>`` when there is a partition table."""
+    systems = list(file_systems(evidence))
+    partitioned = any(not isinstance(fs, Problem) and fs.volume.description != "file system (no partition table)"
+                      for fs in systems)
+    for fs in systems:
+        if isinstance(fs, Problem):
+            yield fs
+            continue
+        _OPEN.setdefault(evidence, {})[fs.volume.offset] = fs
+        prefix = f"/p{fs.volume.index}" if partitioned else ""
+        for entry in fs.walk():
+            if isinstance(entry, Problem):
+                yield entry
+            elif entry.readable:
+                yield entry.to_file(prefix)
+
+
+def file_system_at(evidence: Evidence, offset: int) -> FileSystem:
+    """The file system of the volume at ``offset`` bytes, opened once per evidence item."""
+    opened = _OPEN.setdefault(evidence, {})
+    if offset not in opened:
+        for fs in file_systems(evidence):
+            if not isinstance(fs, Problem) and fs.volume.offset == offset:
+                opened[offset] = fs
+                break
+        else:
+            raise EvidenceError(f"{evidence.path}: no file system at offset {offset}")
+    return opened[offset]
+
+
+def media_content(evidence: Evidence, file: EvidenceFile) -> Buffer:
+    """Reads one file's content once: bytes when small, a read-only map of a spooled copy when large."""
+    offset, inode, attribute = file.locator.split(":")
+    fs = file_system_at(evidence, int(offset))
+    try:
+        chunks = fs.content(int(inode), attribute or None, file.size)
+        if file.size <= MAP_THRESHOLD:
+            return b"".join(chunks)
+        return _spool(chunks)
+    except OSError as e:
+        reason = " ".join(str(e).split())[:160]
+        raise EvidenceError(f"{file.path}: The Sleuth Kit cannot read the content: {reason}") from e
+
+
+def _spool(chunks: Iterator[bytes]) -> Buffer:
+    with tempfile.TemporaryFile(prefix="dftk-") as spool:
+        for chunk in chunks:
+            spool.write(chunk)
+        spool.flush()
+        if spool.tell() == 0:
+            return b""
+        return mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ)

@@ -1,0 +1,30 @@
+"""Hash algorithms and the one-pass multi-hash every part of dftk uses."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+ALGORITHMS = ("md5", "sha1", "sha256", "sha512", "blake2b")
+
+
+def parse_algorithms(value: str | Iterable[str]) -> tuple[str, ...]:
+    """``"md5,sha256"`` -> ``("md5", "sha256")``; raises ValueError naming what is unknown."""
+    names = value.split(",") if isinstance(value, str) else list(value)
+    chosen = tuple(dict.fromkeys(n.strip().lower() for n in names if n.strip()))
+    unknown = [n for n in chosen if n not in ALGORITHMS]
+    if unknown or not chosen:
+        raise ValueError(f"choose from {', '.join(ALGORITHMS)} (got {', '.join(unknown) or 'none'})")
+    return chosen
+
+
+def digest_all(chunks: Iterable[Any], algorithms: tuple[str, ...]) -> tuple[dict[str, str], int]:
+    """Every requested hash over one pass of the chunks (any bytes-like objects), and the bytes seen."""
+    hashers = [hashlib.new(a) for a in algorithms]
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        for h in hashers:
+            h.update(chunk)
+    return {a: h.hexdigest() for a, h in zip(algorithms, hashers, strict=True)}, size
