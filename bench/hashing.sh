@@ -31,7 +31,7 @@ cat "$work/media.raw" > /dev/null  # warm the page cache so every tool reads fro
 files_mib=$(du -sm "$work/files" | cut -f1)
 
 t_dc3dd=$(seconds dc3dd if="$work/media.raw" of=/dev/null hash=md5 hash=sha1 hash=sha256)
-t_dftk_media=$(seconds "$dftk" run "$work/media.raw" --format raw --case "$work/c1" --plugin hashing --no-progress)
+t_dftk_media=$(seconds "$dftk" run "$work/media.raw" --evidence-format raw --case "$work/c1" --plugin hashing --no-progress)
 t_hashdeep=$(seconds hashdeep -r -c md5,sha1,sha256 "$work/files")
 t_dftk_files1=$(seconds "$dftk" run "$work/files" --case "$work/c2" --plugin hashing --no-progress --workers 1)
 t_dftk_files2=$(seconds "$dftk" run "$work/files" --case "$work/c3" --plugin hashing --no-progress --workers 2)

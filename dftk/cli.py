@@ -22,6 +22,7 @@ _COMMANDS = {
     "case": "dftk.commands.case:case",
     "evidence": "dftk.commands.evidence:evidence",
     "fs": "dftk.commands.fs:fs",
+    "timeline": "dftk.commands.timeline:timeline",
 }
 
 

@@ -324,5 +324,5 @@ def _require_layout(evidence: Evidence) -> None:
         evidence.close()
         raise EvidenceError(
             f"{evidence.path}: not a disk image: no partition table or file system recognised "
-            "(use --format raw to examine it as raw data)"
+            "(use --evidence-format raw to examine it as raw data)"
         )

@@ -7,6 +7,7 @@ same deleted flags, so a listing can be checked line by line against TSK's own t
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,8 +24,12 @@ _NAME_TYPES = {0: "unknown", 1: "fifo", 2: "char", 3: "dir", 4: "block", 5: "fil
                8: "shadow", 9: "whiteout", 10: "virtual", 11: "virtual-dir"}
 _META_TYPES = {0: "unknown", 1: "file", 2: "dir", 3: "fifo", 4: "char", 5: "block", 6: "link", 7: "shadow",
                8: "socket", 9: "whiteout", 10: "virtual", 11: "virtual-dir"}
+# fls's one-letter types, by dftk's type names
+TYPE_LETTERS = {"file": "r", "dir": "d", "link": "l", "fifo": "p", "char": "c", "block": "b", "socket": "s",
+                "shadow": "h", "whiteout": "w", "virtual": "v", "virtual-dir": "V", "unknown": "-"}
 _DATA = int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA)
 _INDEX_ROOT = int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_IDXROOT)
+_FILE_NAME = int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_FNAME)
 _NAME_UNALLOC = int(pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
 _META_UNALLOC = int(pytsk3.TSK_FS_META_FLAG_UNALLOC)
 _MAX_DEPTH = 128  # as TSK's own directory walk
@@ -45,6 +50,10 @@ class FsEntry:
     reallocated: bool
     size: int
     times: dict[str, datetime | None]
+    mode: int = 0
+    uid: int = 0
+    gid: int = 0
+    link: str | None = None
 
     @property
     def type(self) -> str:
@@ -81,6 +90,13 @@ def _time(meta: Any, name: str) -> datetime | None:
         return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=nanos // 1000)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def _link(meta: Any) -> str | None:
+    target = getattr(meta, "link", None) if meta is not None else None
+    if not target:
+        return None
+    return _display(target if isinstance(target, bytes) else str(target).encode("utf-8", "surrogateescape"))
 
 
 def _display(raw: bytes) -> str:
@@ -182,6 +198,8 @@ class FileSystem:
             meta_type=_META_TYPES.get(int(meta.type), "unknown") if meta is not None else None,
             deleted=name_unalloc or meta_unalloc, reallocated=name_unalloc and meta is not None and not meta_unalloc,
             size=size if size is not None else (int(meta.size) if meta is not None else 0), times=times,
+            mode=int(meta.mode) if meta is not None else 0, uid=int(meta.uid) if meta is not None else 0,
+            gid=int(meta.gid) if meta is not None else 0, link=_link(meta),
         )
 
     def content(self, inode: int, attribute: str | None, size: int, chunk: int = 1 << 20) -> Iterator[bytes]:
@@ -200,8 +218,37 @@ class FileSystem:
             yield data
             offset += len(data)
 
+    def file_names(self, inode: int) -> list[tuple[int, int, dict[str, datetime | None]]]:
+        """NTFS: each $FILE_NAME attribute's id, size and its own four times (what ``fls -m`` prints)."""
+        handle = self.tsk.open_meta(inode=inode)
+        found = []
+        for attr in handle:
+            if int(attr.info.type) != _FILE_NAME:
+                continue
+            size = int(attr.info.size)
+            raw = bytes(handle.read_random(0, size, _FILE_NAME, int(attr.info.id)))
+            if len(raw) >= 40:
+                found.append((int(attr.info.id), size, _file_name_times(raw)))
+        return found
+
     def _problem(self, path: str, message: str) -> Problem:
         return Problem(f"volume {self.volume.index} ({self.fs_type}) {path}", message)
+
+
+def _filetime(value: int) -> datetime | None:
+    if value <= 0:
+        return None
+    seconds, remainder = divmod(value - 116444736000000000, 10_000_000)
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=remainder // 10)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _file_name_times(raw: bytes) -> dict[str, datetime | None]:
+    created, modified, changed, accessed = struct.unpack_from("<4Q", raw, 8)
+    return {"mtime": _filetime(modified), "atime": _filetime(accessed), "ctime": _filetime(changed),
+            "crtime": _filetime(created)}
 
 
 def _reason(error: BaseException) -> str:

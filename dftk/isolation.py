@@ -15,8 +15,6 @@ from typing import Any
 
 from dftk.errors import DftkError
 
-_BATCH = 512
-
 
 class NativeCrash(DftkError):
     """The child process died (a crash in native code, or it was killed)."""
@@ -24,17 +22,12 @@ class NativeCrash(DftkError):
 
 def _child(fn: Callable[..., Iterable[Any]], args: tuple[Any, ...], conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides about Ctrl-C
-    batch: list[Any] = []
     try:
         for item in fn(*args):
-            batch.append(item)
-            if len(batch) >= _BATCH:
-                conn.send(("items", batch))
-                batch = []
-        conn.send(("items", batch))
+            # one message per item: a crash on the next item must not lose those already produced
+            conn.send(("item", item))
         conn.send(("done", None))
     except DftkError as e:
-        conn.send(("items", batch))
         conn.send(("error", str(e)))
     finally:
         conn.close()
@@ -58,8 +51,8 @@ def isolated(fn: Callable[..., Iterable[Any]], *args: Any) -> Iterator[Any]:
                 kind, payload = receiver.recv()
             except EOFError:
                 break
-            if kind == "items":
-                yield from payload
+            if kind == "item":
+                yield payload
             elif kind == "error":
                 raise DftkError(payload)
             else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,17 +24,23 @@ class ListOptions:
     file_types: bool = True
 
 
-def list_evidence(evidence: Evidence, options: ListOptions) -> Iterator[dict[str, Any] | Problem]:
-    """Every entry of every file system; a file system whose parser crashes becomes a Problem."""
+def per_volume(evidence: Evidence, fn: Callable[..., Iterator[Any]], *args: Any) -> Iterator[Any]:
+    """Runs ``fn(spec, volume, *args)`` for every partition in its own parser process; a volume whose
+    parser crashes, and a volume table that runs past the end of the evidence, become Problems."""
     table, found = volumes(evidence)
     yield from beyond_end(evidence, found)
     for volume in found:
         if volume.role != "partition":
             continue
         try:
-            yield from isolated(_list_volume, evidence.spec, volume, options)
+            yield from isolated(fn, evidence.spec, volume, *args)
         except NativeCrash as e:
-            yield Problem(f"volume {volume.index}", f"listing stopped early: {e}; entries after this point are missing")
+            yield Problem(f"volume {volume.index}", f"stopped early: {e}; the rest of this volume is missing")
+
+
+def list_evidence(evidence: Evidence, options: ListOptions) -> Iterator[dict[str, Any] | Problem]:
+    """Every entry of every file system, each file system listed in an isolated process."""
+    return per_volume(evidence, _list_volume, options)
 
 
 def _list_volume(spec: EvidenceSpec, volume: Volume, options: ListOptions) -> Iterator[dict[str, Any] | Problem]:

@@ -9,7 +9,7 @@ import click
 
 from dftk.evidence import FORMATS, open_evidence
 
-FORMAT_DECLS = ["--format", "fmt"]
+FORMAT_DECLS = ["--evidence-format", "fmt"]
 FORMAT_KW: dict[str, Any] = {
     "type": click.Choice(FORMATS), "default": "auto", "show_default": True,
     "help": "Evidence format; 'auto' detects it and refuses files with no partition table or file system "

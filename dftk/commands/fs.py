@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,13 +14,11 @@ from dftk import dfxml
 from dftk.commands.evidence import FORMAT_DECLS, FORMAT_KW
 from dftk.errors import INCOMPLETE
 from dftk.evidence import open_evidence
+from dftk.fs import TYPE_LETTERS
 from dftk.hashes import ALGORITHMS, parse_algorithms
-from dftk.listing import ListOptions, list_evidence
+from dftk.listing import ListOptions, list_evidence, per_volume
 from dftk.plugin import Problem
 from dftk.volumes import volumes as list_volumes
-
-_LETTER = {"file": "r", "dir": "d", "link": "l", "fifo": "p", "char": "c", "block": "b", "socket": "s",
-           "shadow": "h", "whiteout": "w", "virtual": "v", "virtual-dir": "V", "unknown": "-"}
 
 
 @click.group()
@@ -67,8 +66,8 @@ def volumes(evidence: str, fmt: str, as_json: bool) -> None:
 @fs.command(name="ls")
 @click.argument("evidence")
 @click.option(*FORMAT_DECLS, **FORMAT_KW)
-@click.option("--json", "as_json", is_flag=True, help="JSON lines (the same as --output jsonl).")
-@click.option("--output", "output", type=click.Choice(["text", "jsonl", "dfxml"]), default="text",
+@click.option("--json", "as_json", is_flag=True, help="JSON lines (the same as --format jsonl).")
+@click.option("--format", "output", type=click.Choice(["text", "jsonl", "dfxml"]), default="text",
               show_default=True, help="text (like fls -r -p), JSON lines, or DFXML (like fiwalk).")
 @click.option("--hash", "hashes", metavar="ALG[,ALG]", callback=_algorithms,
               help=f"Hash the content of every readable file, deleted ones too ({', '.join(ALGORITHMS)}).")
@@ -85,7 +84,7 @@ def ls(evidence: str, fmt: str, as_json: bool, output: str, hashes: tuple[str, .
     Example:
       dftk fs ls disk.E01 --json --hash sha256
       dftk fs ls disk.E01 --deleted
-      dftk fs ls disk.E01 --output dfxml > disk.dfxml
+      dftk fs ls disk.E01 --format dfxml > disk.dfxml
     """
     output = "jsonl" if as_json else output
     problems: list[Problem] = []
@@ -110,9 +109,74 @@ def _rows(items: Iterator[dict[str, Any] | Problem], problems: list[Problem]) ->
 
 def _text_line(row: dict[str, Any], hashes: tuple[str, ...]) -> str:
     inode = f"{row['inode']}-{row['attribute']}" if row["attribute"] else str(row["inode"])
-    meta = _LETTER.get(row["meta_type"] or "unknown", "-")
+    meta = TYPE_LETTERS.get(row["meta_type"] or "unknown", "-")
     mark = "* " if row["deleted"] else ""
     realloc = "(realloc)" if row["reallocated"] else ""
     extra = "".join(f"\t{row.get(a)}" for a in hashes)
     where = f"[{row['volume_index']}] " if row["volume_offset"] else ""
-    return f"{where}{_LETTER.get(row['type'], '-')}/{meta} {mark}{inode}{realloc}:\t{row['path'].lstrip('/')}{extra}"
+    kind = TYPE_LETTERS.get(row["type"], "-")
+    return f"{where}{kind}/{meta} {mark}{inode}{realloc}:\t{row['path'].lstrip('/')}{extra}"
+
+
+
+@fs.command()
+@click.argument("evidence")
+@click.argument("outdir", type=click.Path(file_okay=False))
+@click.option(*FORMAT_DECLS, **FORMAT_KW)
+@click.option("--deleted", is_flag=True, help="Also extract deleted files whose content TSK can read.")
+@click.option("--path", "pattern", metavar="GLOB", help="Only paths matching GLOB, e.g. '/docs/*.pdf' or '*/证据/*'.")
+def extract(evidence: str, outdir: str, fmt: str, deleted: bool, pattern: str | None) -> None:
+    """Extract files into OUTDIR safely, with a manifest (OUTDIR/manifest.jsonl).
+
+    Names from the evidence never escape OUTDIR: '..', '/', control characters, NUL, reserved and
+    over-long names are made safe (percent-encoded), and a name already taken gets a ~N suffix instead
+    of overwriting. The manifest maps each original path to the extracted file, its size and sha256.
+    On a partitioned disk, paths start with /p<N>, N being the partition's slot (see `dftk fs volumes`).
+
+    \b
+    Example:
+      dftk fs extract disk.E01 out/ --deleted --path '*/证据/*'
+    """
+    from dftk.extract import ExtractOptions, extract_volume
+
+    problems: list[Problem] = []
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with open_evidence(evidence, fmt) as ev, (out / "manifest.jsonl").open("a", encoding="utf-8") as manifest:
+        partitioned = list_volumes(ev)[0] is not None
+        options = ExtractOptions(str(out.resolve()), deleted, pattern, partitioned)
+        for row in _rows(per_volume(ev, extract_volume, options), problems):
+            manifest.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    click.echo(f"{count} files extracted to {out}; manifest: {out / 'manifest.jsonl'}")
+    report_problems(problems)
+
+
+@fs.command()
+@click.argument("evidence")
+@click.argument("outdir", type=click.Path(file_okay=False))
+@click.option(*FORMAT_DECLS, **FORMAT_KW)
+def unalloc(evidence: str, outdir: str, fmt: str) -> None:
+    """Write each volume's unallocated space, with a map back to image offsets (for carving).
+
+    For every file system: OUTDIR/vol<N>-<fs>.unalloc holds its unallocated blocks in order (as TSK's
+    blkls writes them); space outside any partition goes to OUTDIR/unpartitioned-<N>.bin. OUTDIR/map.jsonl
+    has one line per run: file, file_offset, image_offset, length.
+
+    \b
+    Example:
+      dftk fs unalloc disk.E01 unalloc/
+    """
+    from dftk.unalloc import write_unallocated
+
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    problems: list[Problem] = []
+    with open_evidence(evidence, fmt) as ev, (out / "map.jsonl").open("w", encoding="utf-8") as runs:
+        total = 0
+        for row in _rows(write_unallocated(ev, out), problems):
+            runs.write(json.dumps(row, ensure_ascii=False) + "\n")
+            total += int(row["length"])
+    click.echo(f"{total} bytes of unallocated space written to {out}; map: {out / 'map.jsonl'}")
+    report_problems(problems)
