@@ -3,9 +3,9 @@
 #
 #   bench/fs.sh [SIZE_MIB] [DFTK]
 #
-# Builds (without mounting) an ext4 image of SIZE_MIB (default 256) holding ~5,000 files of 1 KiB to 384 KiB in
-# nested directories, some with non-ASCII names; then deletes ~7% of the files and one whole directory with
-# debugfs. With the page cache warm, times:
+# Builds (without mounting) an ext4 image of SIZE_MIB (default 256) holding up to 5,000 files of 1 KiB to
+# 384 KiB (as many as fit in 62% of the image: ~4,300 at 256 MiB) in nested directories, some with non-ASCII
+# names; then deletes ~7% of the files and one whole directory with debugfs. With the page cache warm, times:
 #   dftk : dftk fs ls IMAGE --json --hash sha256 --no-file-type
 #   TSK  : fls -r -p IMAGE, then `icat IMAGE INODE | sha256sum` for every r/r line with a non-zero inode
 #          (deleted ones included), one icat process per file, run sequentially through xargs -P 1: the

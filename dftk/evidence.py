@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,20 @@ class EvidenceSpec:
 
     path: str
     format: str = "auto"
+
+
+# Evidence open in this process, so work handed around by spec reuses it instead of opening it again.
+_LIVE: weakref.WeakValueDictionary[EvidenceSpec, Evidence] = weakref.WeakValueDictionary()
+
+
+def reopen(spec: EvidenceSpec) -> Evidence:
+    """The evidence a spec names: the live object in this process, else opened again (in a worker)."""
+    live = _LIVE.get(spec)
+    if live is not None and not live.closed:
+        return live
+    evidence = open_evidence(spec.path, spec.format, require_image=False)
+    _LIVE[spec] = evidence
+    return evidence
 
 
 def open_read_only(path: Path) -> int:
@@ -119,8 +134,15 @@ class Evidence(ABC):
     @abstractmethod
     def _read(self, offset: int, length: int) -> bytes: ...
 
+    closed = False
+
     def close(self) -> None:
         """Releases the handles on the sources."""
+        self.closed = True
+        self._close()
+
+    def _close(self) -> None:
+        """Subclasses release their handles here."""
 
     def __enter__(self) -> Evidence:
         return self
@@ -149,6 +171,8 @@ class BytesEvidence(Evidence):
     def __init__(self, data: bytes, name: str) -> None:
         super().__init__(name, len(data))
         self._data = bytes(data)
+        self.spec = EvidenceSpec(f"{name}@{id(self):x}", "bytes")
+        _LIVE[self.spec] = self
 
     def _read(self, offset: int, length: int) -> bytes:
         return self._data[offset : offset + length]
@@ -201,7 +225,7 @@ class SegmentedEvidence(Evidence):
             raise EvidenceError(f"{seg.path}: file shrank while reading (offset {offset})")
         return data
 
-    def close(self) -> None:
+    def _close(self) -> None:
         for seg in self._segments:
             if seg.fd >= 0:
                 os.close(seg.fd)
@@ -293,6 +317,7 @@ def open_evidence(path: str | os.PathLike[str], fmt: str = "auto", require_image
     chosen = detected if fmt == "auto" else fmt
     evidence = _open_as(p, chosen)
     evidence.spec = EvidenceSpec(str(p), fmt)
+    _LIVE[evidence.spec] = evidence
     if fmt == "auto" and require_image and chosen in ("raw", "split"):
         _require_layout(evidence)
     return evidence

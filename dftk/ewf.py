@@ -54,7 +54,7 @@ class EwfEvidence(Evidence):
         except OSError as e:
             raise EvidenceError(f"{self.path}: read error at offset {offset}: {_first_line(e)}") from e
 
-    def close(self) -> None:
+    def _close(self) -> None:
         if getattr(self, "_handle", None) is not None:
             self._handle.close()
             self._handle = None

@@ -13,6 +13,8 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -44,28 +46,60 @@ def _ignore_interrupt() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+@dataclass(frozen=True, slots=True)
+class UnitCrashed:
+    """The result of a unit whose worker process died (a crash in native code): the unit and why."""
+
+    unit: object
+    reason: str
+
+
 class LocalProcessExecutor(Executor):
-    """A pool of local worker processes (spawned, so workers open their own evidence handles)."""
+    """A pool of local worker processes (spawned, so workers open their own evidence handles).
+
+    A worker that dies takes only its unit with it: that unit's result is ``UnitCrashed``, the pool is
+    started again and the units that were queued behind it run as usual.
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self._pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupt
-        )
+        self._pool = self._start()
 
-    def map(self, fn: Callable[[T], R], units: Iterable[T]) -> Iterator[R]:
-        queue: deque[Future[R]] = deque()
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_ignore_interrupt)
+
+    def map(self, fn: Callable[[T], R], units: Iterable[T]) -> Iterator[R | UnitCrashed]:  # type: ignore[override]
+        queue: deque[tuple[T, Future[R]]] = deque()
         source = iter(units)
         for unit in source:
-            queue.append(self._pool.submit(fn, unit))
+            queue.append((unit, self._pool.submit(fn, unit)))
             if len(queue) >= self.workers * 3:
                 break
+        suspect: object = None
         while queue:
-            result = queue.popleft().result()
+            unit, future = queue.popleft()
+            try:
+                result: R | UnitCrashed = future.result()
+            except BrokenProcessPool as e:
+                # Every unit in flight fails with the pool; run them again, and blame a unit only when it
+                # breaks a fresh pool a second time.
+                if suspect is not unit:
+                    suspect = unit
+                    queue.appendleft((unit, future))
+                    queue = self._restart(fn, queue)
+                    continue
+                queue = self._restart(fn, queue)
+                result = UnitCrashed(unit, f"worker process died ({e})")
             following = next(source, None)
             if following is not None:
-                queue.append(self._pool.submit(fn, following))
+                queue.append((following, self._pool.submit(fn, following)))
             yield result
+
+    def _restart(self, fn: Callable[[T], R], queue: deque[tuple[T, Future[R]]]) -> deque[tuple[T, Future[R]]]:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._start()
+        return deque((unit, self._pool.submit(fn, unit)) for unit, _ in queue)
 
     def close(self, cancel: bool = False) -> None:
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dftk.errors import DftkError
-from dftk.evidence import EvidenceSpec, open_evidence
+from dftk.evidence import EvidenceSpec, reopen
 from dftk.filewalk import file_system_at
 from dftk.fs import FsEntry
 from dftk.plugin import Problem
@@ -74,7 +74,7 @@ def _create(outdir: Path, relative: Path) -> tuple[int, Path]:
 
 def extract_volume(spec: EvidenceSpec, volume: Volume, options: ExtractOptions) -> Iterator[dict[str, Any] | Problem]:
     """Writes the selected files of one volume; yields one manifest row per file (runs in a child)."""
-    evidence = open_evidence(spec.path, spec.format, require_image=False)
+    evidence = reopen(spec)
     outdir = Path(options.outdir)
     try:
         fs = file_system_at(evidence, volume.offset)

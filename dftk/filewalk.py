@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from dftk.errors import EvidenceError
-from dftk.evidence import Evidence
+from dftk.evidence import Evidence, EvidenceSpec, reopen
 from dftk.files import MAP_THRESHOLD, Buffer, EvidenceFile, WalkItem
 from dftk.plugin import Problem
-from dftk.volumes import file_systems
+from dftk.volumes import Volume, file_systems, per_volume, volumes
 
 if TYPE_CHECKING:
     from dftk.fs import FileSystem
@@ -22,21 +22,24 @@ _OPEN: weakref.WeakKeyDictionary[Evidence, dict[int, FileSystem]] = weakref.Weak
 
 
 def media_walk(evidence: Evidence) -> Iterator[WalkItem]:
-    """Every readable file of every file system; paths carry ``/p<N>`` when there is a partition table."""
-    systems = list(file_systems(evidence))
-    partitioned = any(not isinstance(fs, Problem) and fs.volume.description != "file system (no partition table)"
-                      for fs in systems)
-    for fs in systems:
-        if isinstance(fs, Problem):
-            yield fs
-            continue
-        _OPEN.setdefault(evidence, {})[fs.volume.offset] = fs
-        prefix = f"/p{fs.volume.index}" if partitioned else ""
-        for entry in fs.walk():
-            if isinstance(entry, Problem):
-                yield entry
-            elif entry.readable:
-                yield entry.to_file(prefix)
+    """Every readable file of every file system, each file system walked in an isolated parser process;
+    paths carry ``/p<N>`` when there is a partition table."""
+    partitioned = volumes(evidence)[0] is not None
+    return per_volume(evidence, _volume_files, partitioned)
+
+
+def _volume_files(spec: EvidenceSpec, volume: Volume, partitioned: bool) -> Iterator[WalkItem]:
+    try:
+        fs = file_system_at(reopen(spec), volume.offset)
+    except EvidenceError:
+        yield Problem(f"volume {volume.index}", f"offset {volume.offset}: no file system The Sleuth Kit can open")
+        return
+    prefix = f"/p{volume.index}" if partitioned else ""
+    for entry in fs.walk():
+        if isinstance(entry, Problem):
+            yield entry
+        elif entry.readable:
+            yield entry.to_file(prefix)
 
 
 def file_system_at(evidence: Evidence, offset: int) -> FileSystem:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from dftk.errors import DftkError
-from dftk.evidence import Evidence, EvidenceSpec, open_evidence
+from dftk.evidence import Evidence, EvidenceSpec, reopen
 from dftk.filetype import contradicts_extension, mime_of
 from dftk.filewalk import file_system_at
 from dftk.fs import FileSystem, FsEntry
 from dftk.hashes import digest_all
-from dftk.isolation import NativeCrash, isolated
 from dftk.plugin import Problem
-from dftk.volumes import Volume, beyond_end, volumes
+from dftk.volumes import Volume, per_volume
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,27 +23,13 @@ class ListOptions:
     file_types: bool = True
 
 
-def per_volume(evidence: Evidence, fn: Callable[..., Iterator[Any]], *args: Any) -> Iterator[Any]:
-    """Runs ``fn(spec, volume, *args)`` for every partition in its own parser process; a volume whose
-    parser crashes, and a volume table that runs past the end of the evidence, become Problems."""
-    table, found = volumes(evidence)
-    yield from beyond_end(evidence, found)
-    for volume in found:
-        if volume.role != "partition":
-            continue
-        try:
-            yield from isolated(fn, evidence.spec, volume, *args)
-        except NativeCrash as e:
-            yield Problem(f"volume {volume.index}", f"stopped early: {e}; the rest of this volume is missing")
-
-
 def list_evidence(evidence: Evidence, options: ListOptions) -> Iterator[dict[str, Any] | Problem]:
     """Every entry of every file system, each file system listed in an isolated process."""
     return per_volume(evidence, _list_volume, options)
 
 
 def _list_volume(spec: EvidenceSpec, volume: Volume, options: ListOptions) -> Iterator[dict[str, Any] | Problem]:
-    evidence = open_evidence(spec.path, spec.format, require_image=False)
+    evidence = reopen(spec)
     try:
         fs = file_system_at(evidence, volume.offset)
     except DftkError:

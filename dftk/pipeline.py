@@ -12,7 +12,7 @@ from dftk import custody
 from dftk.case import CaseStore
 from dftk.errors import DftkError, EvidenceError, NotApplicable
 from dftk.evidence import Evidence
-from dftk.executors import Executor, InProcessExecutor
+from dftk.executors import Executor, InProcessExecutor, UnitCrashed
 from dftk.files import EvidenceFile
 from dftk.plugin import Finding, LoadedPlugin, Plugin, Problem, Record, canonical_json, check_json
 from dftk.progress import Progress
@@ -193,11 +193,12 @@ class Pipeline:
         calls = tuple(PluginCall(s.name, tuple(sorted(s.options.items()))) for s in states)
         bar = Progress("files", self.evidence.size or None, self.progress)
         if isinstance(self.executor, InProcessExecutor):
-            share(self.evidence, {s.name: s.instance for s in states if s.instance is not None})
+            share({s.name: s.instance for s in states if s.instance is not None})
         files = 0
         try:
             batches = self._batches(calls, by_name, bar)
-            for outcomes in self.executor.map(analyze_batch, batches):
+            for result in self.executor.map(analyze_batch, batches):
+                outcomes = _crashed(result) if isinstance(result, UnitCrashed) else result
                 self._store_outcomes(outcomes, by_name)
                 files += len(outcomes)
                 bar.advance(sum(o.file.size for o in outcomes), len(outcomes))
@@ -280,6 +281,14 @@ class Pipeline:
                        outcomes={p["plugin"]: p["outcome"] for p in summary.plugins})
         if summary.seal_after and summary.seal_after.sha256 != summary.seal_before.sha256:
             raise EvidenceError(f"{self.evidence.path}: evidence changed during the run (seal before and after differ)")
+
+
+def _crashed(result: UnitCrashed) -> list[FileOutcome]:
+    """Every file of a unit whose worker died gets a Problem; the run goes on with the next unit."""
+    batch = result.unit
+    assert isinstance(batch, FileBatch)
+    problem = f"not analysed: {result.reason} while reading one of the {len(batch.items)} files of its batch"
+    return [FileOutcome(file, ((CORE, (Problem(file.path, problem),)),), (), names) for file, names in batch.items]
 
 
 def _key(file: EvidenceFile) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dftk.errors import DftkError
-from dftk.evidence import EvidenceSpec, open_evidence
+from dftk.evidence import EvidenceSpec, reopen
 from dftk.filewalk import file_system_at
 from dftk.fs import TYPE_LETTERS, FileSystem, FsEntry
 from dftk.plugin import Problem
@@ -46,7 +46,7 @@ def _row(name: str, inode: str, entry: FsEntry, size: int, times: dict[str, date
 def body_rows(spec: EvidenceSpec, volume: Volume, partitioned: bool) -> Iterator[dict[str, Any] | Problem]:
     """The bodyfile rows of one file system (runs in an isolated child); names start with ``/p<N>/``
     on a partitioned disk, as fls -m would write them with that mount point."""
-    evidence = open_evidence(spec.path, spec.format, require_image=False)
+    evidence = reopen(spec)
     try:
         fs = file_system_at(evidence, volume.offset)
     except DftkError:

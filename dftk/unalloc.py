@@ -8,11 +8,10 @@ from typing import Any
 
 from dftk.blocks import unallocated_runs
 from dftk.errors import DftkError
-from dftk.evidence import Evidence, EvidenceSpec, open_evidence
+from dftk.evidence import Evidence, EvidenceSpec, reopen
 from dftk.filewalk import file_system_at
-from dftk.listing import per_volume
 from dftk.plugin import Problem
-from dftk.volumes import Volume, volumes
+from dftk.volumes import Volume, per_volume, volumes
 
 _CHUNK = 4 << 20
 
@@ -28,7 +27,7 @@ def write_unallocated(evidence: Evidence, outdir: Path) -> Iterator[dict[str, An
 
 
 def _file_system_unalloc(spec: EvidenceSpec, volume: Volume, outdir: str) -> Iterator[dict[str, Any] | Problem]:
-    evidence = open_evidence(spec.path, spec.format, require_image=False)
+    evidence = reopen(spec)
     try:
         fs = file_system_at(evidence, volume.offset)
         block = int(fs.tsk.info.block_size)

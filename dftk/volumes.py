@@ -6,7 +6,7 @@ structures, as ``mmls`` does) or, when there is no partition table, one volume h
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,7 @@ import pytsk3
 
 from dftk.errors import EvidenceError
 from dftk.evidence import Evidence
+from dftk.isolation import NativeCrash, isolated
 from dftk.plugin import Problem
 
 if TYPE_CHECKING:
@@ -139,3 +140,20 @@ def file_systems(evidence: Evidence) -> Iterator[FileSystem | Problem]:
             what = f"partition {volume.index} at offset {volume.offset}" if table else "evidence"
             yield Problem(f"volume {volume.index}", f"{what}: no file system The Sleuth Kit can open "
                           f"({' '.join(str(e).split())[:120]})")
+
+
+def per_volume(evidence: Evidence, fn: Callable[..., Iterator[Any]], *args: Any) -> Iterator[Any]:
+    """Runs ``fn(spec, volume, *args)`` for every partition in its own parser process; a volume whose
+    parser crashes, and a volume table that runs past the end of the evidence, become Problems."""
+    table, found = volumes(evidence)
+    yield from beyond_end(evidence, found)
+    for volume in found:
+        if volume.role != "partition":
+            continue
+        if evidence.format == "bytes":  # memory cannot be handed to another process; the test double runs here
+            yield from fn(evidence.spec, volume, *args)
+            continue
+        try:
+            yield from isolated(fn, evidence.spec, volume, *args)
+        except NativeCrash as e:
+            yield Problem(f"volume {volume.index}", f"stopped early: {e}; the rest of this volume is missing")

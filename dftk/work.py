@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dftk.errors import DftkError, NotApplicable
-from dftk.evidence import Evidence, EvidenceSpec, open_evidence
+from dftk.evidence import Evidence, EvidenceSpec, reopen
 from dftk.files import EvidenceFile
 from dftk.plugin import Finding, Plugin, Problem, Record, check_json, installed
 
@@ -51,20 +51,12 @@ class FileOutcome:
     seconds: tuple[tuple[str, float], ...] = ()
 
 
-_evidence: dict[EvidenceSpec, Evidence] = {}
 _plugins: dict[str, Plugin] = {}
 
 
-def share(evidence: Evidence, plugins: dict[str, Plugin]) -> None:
-    """Lets in-process units use the evidence and plugin instances the pipeline already holds."""
-    _evidence[evidence.spec] = evidence
+def share(plugins: dict[str, Plugin]) -> None:
+    """Lets in-process units use the plugin instances the pipeline already holds."""
     _plugins.update(plugins)
-
-
-def _open(spec: EvidenceSpec) -> Evidence:
-    if spec not in _evidence:
-        _evidence[spec] = open_evidence(spec.path, spec.format, require_image=False)
-    return _evidence[spec]
 
 
 def _plugin(name: str) -> Plugin:
@@ -75,7 +67,7 @@ def _plugin(name: str) -> Plugin:
 
 def analyze_batch(batch: FileBatch) -> list[FileOutcome]:
     """Reads each file of the batch once and runs every pending plugin over it."""
-    evidence = _open(batch.spec)
+    evidence = reopen(batch.spec)
     options = {call.name: dict(call.options) for call in batch.calls}
     return [_analyze_file(evidence, file, names, options) for file, names in batch.items]
 

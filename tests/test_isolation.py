@@ -37,3 +37,21 @@ def test_a_clean_generator_passes_through() -> None:
 def test_dftk_errors_in_the_child_keep_their_message() -> None:
     with pytest.raises(DftkError, match="corrupt structure"):
         list(isolated(refuses))
+
+
+def crash_on_two(x: int) -> int:
+    if x == 2:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return x * 10
+
+
+def test_a_worker_crash_costs_only_its_unit() -> None:
+    from dftk.executors import LocalProcessExecutor, UnitCrashed
+
+    executor = LocalProcessExecutor(2)
+    try:
+        results = list(executor.map(crash_on_two, range(6)))
+    finally:
+        executor.close()
+    assert isinstance(results[2], UnitCrashed) and results[2].unit == 2
+    assert [r for i, r in enumerate(results) if i != 2] == [0, 10, 30, 40, 50]

@@ -16,8 +16,9 @@ from dftk.errors import INCOMPLETE
 from dftk.evidence import open_evidence
 from dftk.fs import TYPE_LETTERS
 from dftk.hashes import ALGORITHMS, parse_algorithms
-from dftk.listing import ListOptions, list_evidence, per_volume
+from dftk.listing import ListOptions, list_evidence
 from dftk.plugin import Problem
+from dftk.volumes import per_volume
 from dftk.volumes import volumes as list_volumes
 
 

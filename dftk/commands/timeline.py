@@ -11,10 +11,9 @@ import click
 from dftk.commands.evidence import FORMAT_DECLS, FORMAT_KW
 from dftk.commands.fs import _rows, report_problems
 from dftk.evidence import open_evidence
-from dftk.listing import per_volume
 from dftk.plugin import Problem
 from dftk.timeline import body_line, body_rows, events
-from dftk.volumes import volumes
+from dftk.volumes import per_volume, volumes
 
 _COLUMNS = ("time", "macb", "path", "inode", "size", "mode", "deleted", "volume_index", "fs_type", "source")
 
