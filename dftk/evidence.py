@@ -1,8 +1,8 @@
 """Evidence: one read-only, random-access interface over every source dftk examines.
 
 Sources: a raw image, split raw (``.000``/``.001``..., ``aa``/``ab``...), E01 and split E01 (through
-libewf-python), a block device, a directory of loose files (logical evidence) and bytes in memory
-(``Evidence.from_bytes``, the test double). Nothing here ever opens a file for writing.
+libewf-python), VMDK, VHD and QCOW virtual disks (libyal bindings), a block device, a directory of loose
+files (logical evidence) and bytes in memory (``Evidence.from_bytes``, the test double). Nothing here ever opens a file for writing.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dftk.errors import EvidenceError
 if TYPE_CHECKING:
     from dftk.files import Buffer, EvidenceFile, WalkItem
 
-FORMATS = ("auto", "raw", "split", "e01", "device", "logical")
+FORMATS = ("auto", "raw", "split", "e01", "vmdk", "vhd", "qcow", "device", "logical")
 CHUNK = 4 << 20
 _EWF_SIGNATURES = (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00", b"LVF\x09\x0d\x0a\xff\x00")
 _NUMBERED = re.compile(r"^(?P<stem>.*\.)(?P<num>\d{3})$")
@@ -69,7 +69,7 @@ class Evidence(ABC):
 
     Attributes:
         path: the path the examiner gave.
-        format: ``raw``, ``split``, ``e01``, ``device``, ``logical`` or ``bytes``.
+        format: ``raw``, ``split``, ``e01``, ``vmdk``, ``vhd``, ``qcow``, ``device``, ``logical`` or ``bytes``.
         size: media size in bytes (for logical evidence: the sum of file sizes).
         sector_size: bytes per sector.
         sources: the files on disk that hold the evidence, in order.
@@ -287,13 +287,19 @@ def _sniff(path: Path) -> str:
     try:
         fd = open_read_only(path)
         try:
-            head = os.pread(fd, 8, 0)
+            head = os.pread(fd, 32, 0)
+            tail = os.pread(fd, 8, max(0, os.fstat(fd).st_size - 512))
         finally:
             os.close(fd)
     except OSError as e:
         raise EvidenceError(f"{path}: cannot read: {e.strerror or e}") from e
     if head.startswith(_EWF_SIGNATURES):
         return "e01"
+    from dftk.virtual import sniff
+
+    container = sniff(head, tail)
+    if container:
+        return container
     if re.search(r"\.(e|ex|l|lx)\d\d$", path.name, re.IGNORECASE):
         raise EvidenceError(f"{path}: not an EWF/E01 file (no EVF signature at offset 0)")
     segments = split_segments(path)
@@ -332,6 +338,10 @@ def _open_as(p: Path, fmt: str) -> Evidence:
         from dftk.ewf import EwfEvidence
 
         return EwfEvidence(p)
+    if fmt in ("vmdk", "vhd", "qcow"):
+        from dftk.virtual import VirtualDiskEvidence
+
+        return VirtualDiskEvidence(p, fmt)
     if fmt == "split":
         segments = split_segments(p)
         if not segments:

@@ -18,8 +18,6 @@ pytestmark = pytest.mark.interop
 
 _FLS_LINE = re.compile(r"^(\S+/\S+) (\* )?(\d+(?:-\d+-\d+)?)(?:\(realloc\))?:\t([^\t]*)")
 _SECTION = re.compile(r"^## fls -r -p -l (?:\(offset (\d+)|-o (\d+))", re.M)
-# Containers TSK opens through its own image libraries; dftk's evidence formats are raw, split, E01, devices.
-_NOT_EVIDENCE_FORMATS = (".vmdk", ".vhd", ".qcow", ".qcow2")
 
 Entry = tuple[str, str, bool]
 
@@ -61,8 +59,7 @@ def shared_images() -> list[tuple[Path, Path]]:
     pairs = []
     for listing in sorted(root.rglob("*.txt")):
         image = TESTDATA / str(listing.relative_to(root))[: -len(".txt")]
-        if not image.name.endswith(_NOT_EVIDENCE_FORMATS):
-            pairs.append((listing, image))
+        pairs.append((listing, image))
     return pairs
 
 
@@ -83,6 +80,10 @@ def test_listing_equals_fls_on_shared_images(listing: Path, image: Path, tmp_pat
     expected = expected_by_offset(listing)
     code, rows, err = dftk_listing(_image(image, tmp_path), "--no-file-type")
     assert "Traceback" not in err
+    if image.suffix in (".qcow", ".qcow2"):
+        # Debian's TSK cannot open QCOW, so its recorded listing is empty: check against fls run live
+        # on the raw media dftk reads from the container instead.
+        expected = live_fls(raw_copy(image, tmp_path), {int(r["volume_offset"]) // 512 for r in rows})  # type: ignore[call-overload]
     if not any(expected.values()):  # TSK finds no file system: neither may dftk, and it says so
         assert rows == [] and code in (1, 4) and err.strip(), err
         return
@@ -94,6 +95,29 @@ def test_listing_equals_fls_on_shared_images(listing: Path, image: Path, tmp_pat
     assert set(got) <= set(expected)
     # a partition TSK cannot read, or a directory cycle, is reported and the listing says it is incomplete
     assert code in (0, 4) and (code == 4) == bool(err.strip()), err
+
+
+def raw_copy(image: Path, tmp_path: Path) -> Path:
+    """The media inside a container, as a sparse raw file."""
+    from dftk.evidence import open_evidence
+
+    target = tmp_path / (image.name + ".raw")
+    with open_evidence(image, "auto", require_image=False) as ev, target.open("wb") as out:
+        out.truncate(ev.size)
+        for offset, data in ev.chunks(4 << 20):
+            if data.strip(b"\0"):
+                out.seek(offset)
+                out.write(data)
+    return target
+
+
+def live_fls(raw: Path, sectors: set[int]) -> dict[int, list[Entry]]:
+    fls = require_tool("fls")
+    result = {}
+    for sector in sectors or {0}:
+        out = subprocess.run([fls, "-r", "-p", "-o", str(sector), str(raw)], capture_output=True, check=False)
+        result[sector] = parse_fls(out.stdout.decode("utf-8", "surrogateescape"))
+    return result
 
 
 def fixture_images() -> list[Path]:
