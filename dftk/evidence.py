@@ -2,7 +2,8 @@
 
 Sources: a raw image, split raw (``.000``/``.001``..., ``aa``/``ab``...), E01 and split E01 (through
 libewf-python), VMDK, VHD and QCOW virtual disks (libyal bindings), a block device, a directory of loose
-files (logical evidence) and bytes in memory (``Evidence.from_bytes``, the test double). Nothing here ever opens a file for writing.
+files (logical evidence) and bytes in memory (``Evidence.from_bytes``, the test double). Nothing here ever
+opens a file for writing.
 """
 
 from __future__ import annotations
