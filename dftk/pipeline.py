@@ -14,12 +14,14 @@ from dftk.errors import DftkError, EvidenceError, NotApplicable
 from dftk.evidence import Evidence
 from dftk.executors import Executor, InProcessExecutor, UnitCrashed
 from dftk.files import EvidenceFile
+from dftk.mediascope import run_media_pass
 from dftk.plugin import Finding, LoadedPlugin, Plugin, Problem, Record, canonical_json, check_json
 from dftk.progress import Progress
 from dftk.seal import Seal, seal
 from dftk.work import CORE, FileBatch, FileOutcome, PluginCall, analyze_batch, share
 
 _EVIDENCE_UNIT = "@evidence"
+_MEDIA_UNIT = "@media"
 _COMMIT_EVERY = 500
 
 
@@ -89,6 +91,7 @@ class Pipeline:
         summary = self._start()
         try:
             self._check_plugins()
+            self._run_media_scope()
             self._run_evidence_scope()
             summary.files = self._run_file_scope()
         except BaseException:
@@ -134,8 +137,20 @@ class Pipeline:
                 state.outcome = f"failed: {type(e).__name__}: {e}"
 
     def _active(self, scope: str) -> list[PluginState]:
-        has = "has_evidence_scope" if scope == "evidence" else "has_file_scope"
-        return [s for s in self.states if s.outcome == "ok" and getattr(s.loaded.cls, has)()]
+        return [s for s in self.states if s.outcome == "ok" and getattr(s.loaded.cls, f"has_{scope}_scope")()]
+
+    # media scope
+
+    def _run_media_scope(self) -> None:
+        if not self.evidence.has_media:
+            return
+        pending = [s for s in self._active("media")
+                   if not self.store.done_among(self.evidence_id, s.unit, [_MEDIA_UNIT])]
+        if not pending:
+            return
+        for state in run_media_pass(self.evidence, pending, self._commit, self.progress):
+            with self.store.transaction():
+                self.store.mark_done(self.evidence_id, state.unit, [_MEDIA_UNIT])
 
     # evidence scope
 
@@ -179,7 +194,11 @@ class Pipeline:
             # what a plugin found before it failed is still evidence: keep it
             self._commit(state, batch)
 
-    def _commit(self, state: PluginState, records: list[Record]) -> None:
+    def _commit(self, state: PluginState, records: Iterable[Record]) -> None:
+        records = list(records)
+        for record in records:
+            if isinstance(record, Finding):
+                check_json(record.data, state.name)
         with self.store.transaction():
             self.store.write(self.evidence_id, self.run_id, state.name, records, state.row)
 

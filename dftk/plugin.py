@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import click
 
@@ -54,6 +54,18 @@ class Problem:
 Record = Finding | Problem
 
 
+class MediaConsumer(Protocol):
+    """Receives every byte of the media once, in order, in chunks shared with every other consumer."""
+
+    def feed(self, offset: int, data: bytes) -> Iterable[Record]:
+        """One chunk at ``offset``; patterns may span chunks, so keep what you need of the tail."""
+        ...
+
+    def close(self) -> Iterable[Record]:
+        """The media has ended: yield what is only known at the end (a hash, a histogram)."""
+        ...
+
+
 class Plugin:
     """Base class of every plugin; the first docstring line of a subclass is its help text."""
 
@@ -73,9 +85,18 @@ class Plugin:
         """File scope: examines one file; ``data`` is its content, read once for all plugins."""
         return iter(())
 
+    def media(self, evidence: Evidence, **opts: Any) -> MediaConsumer:
+        """Media scope: returns a consumer fed the media's bytes in one sequential read that every
+        media-scope plugin shares (hashing, raw scans). Raise NotApplicable to skip."""
+        raise NotImplementedError("define media() for a media-scope plugin")
+
     @classmethod
     def has_evidence_scope(cls) -> bool:
         return cls.run is not Plugin.run
+
+    @classmethod
+    def has_media_scope(cls) -> bool:
+        return cls.media is not Plugin.media
 
     @classmethod
     def has_file_scope(cls) -> bool:
@@ -103,6 +124,7 @@ class LoadedPlugin:
 
     def describe(self) -> dict[str, Any]:
         scopes = [s for s, has in (("evidence", self.cls.has_evidence_scope()),
+                                   ("media", self.cls.has_media_scope()),
                                    ("file", self.cls.has_file_scope())) if has]
         return {
             "name": self.cls.name,
@@ -129,8 +151,8 @@ def validate(cls: object, source: str) -> type[Plugin]:
             raise PluginLoadError(f"plugin {source}: missing class attribute {attr!r}")
     if not _NAME.match(cls.name):
         raise PluginLoadError(f"plugin {source}: name {cls.name!r} must match [a-z][a-z0-9-]*")
-    if not (cls.has_evidence_scope() or cls.has_file_scope()):
-        raise PluginLoadError(f"plugin {cls.name} ({source}): defines neither run() nor analyze()")
+    if not (cls.has_evidence_scope() or cls.has_media_scope() or cls.has_file_scope()):
+        raise PluginLoadError(f"plugin {cls.name} ({source}): defines none of run(), media(), analyze()")
     _validate_options(cls, source)
     return cls
 

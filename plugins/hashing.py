@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import click
 
-from dftk.errors import NotApplicable
 from dftk.evidence import Evidence
 from dftk.files import Buffer, EvidenceFile
 from dftk.hashes import ALGORITHMS, digest_all, parse_algorithms
@@ -35,19 +35,33 @@ class HashingPlugin(Plugin):
                      help=f"Comma-separated hash algorithms ({', '.join(ALGORITHMS)})."),
     )
 
-    def run(self, evidence: Evidence, **opts: Any) -> Iterator[Record]:
-        if not evidence.has_media:
-            raise NotApplicable(f"{evidence.format} evidence has no media stream; its files are hashed one by one")
-        algorithms = _algorithms(opts)
-        hashes, size = digest_all((data for _, data in evidence.chunks()), algorithms)
-        data: dict[str, Any] = {"size": size, **hashes}
-        yield Finding("hash/evidence", "evidence", data)
-        yield from _compare_stored(evidence.stored_hashes, hashes)
+    def media(self, evidence: Evidence, **opts: Any) -> MediaHashes:
+        return MediaHashes(_algorithms(opts), dict(evidence.stored_hashes))
 
     def analyze(self, file: EvidenceFile, data: Buffer, **opts: Any) -> Iterator[Record]:
         algorithms = _algorithms(opts)
         hashes, size = digest_all(_slices(data), algorithms)
         yield Finding("hash/file", file.path, {"size": size, **hashes, **_context(file)})
+
+
+class MediaHashes:
+    """Every requested hash of the media, fed by the shared media pass; compared with the stored hashes."""
+
+    def __init__(self, algorithms: tuple[str, ...], stored: dict[str, str]) -> None:
+        self.hashers = {a: hashlib.new(a) for a in algorithms}
+        self.stored = stored
+        self.size = 0
+
+    def feed(self, offset: int, data: bytes) -> Iterator[Record]:
+        self.size += len(data)
+        for hasher in self.hashers.values():
+            hasher.update(data)
+        return iter(())
+
+    def close(self) -> Iterator[Record]:
+        hashes = {a: h.hexdigest() for a, h in self.hashers.items()}
+        yield Finding("hash/evidence", "evidence", {"size": self.size, **hashes})
+        yield from _compare_stored(self.stored, hashes)
 
 
 def _algorithms(opts: dict[str, Any]) -> tuple[str, ...]:

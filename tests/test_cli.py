@@ -30,7 +30,7 @@ def test_plugins_json_lists_builtin_and_outside_plugins() -> None:
     result = dftk("plugins", "--json")
     plugins = {p["name"]: p for p in map(json.loads, result.output.splitlines())}
     assert plugins["hashing"]["discipline"] == "digital" and plugins["hashing"]["version"]
-    assert plugins["hashing"]["scopes"] == ["evidence", "file"]
+    assert plugins["hashing"]["scopes"] == ["media", "file"]
     assert "linecount" in plugins, "install tests/outside_plugin (make test does)"
     assert plugins["linecount"]["discipline"] == "text"
     assert plugins["linecount"]["source"].startswith("dftk-linecount")

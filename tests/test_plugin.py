@@ -113,7 +113,7 @@ def test_validation_rejects_broken_plugins(attrs: dict[str, Any], message: str) 
 
 def test_plugin_without_any_scope_is_rejected() -> None:
     empty = type("Empty", (Plugin,), {"name": "empty", "discipline": "x", "version": "1"})
-    with pytest.raises(PluginLoadError, match="neither"):
+    with pytest.raises(PluginLoadError, match="defines none of"):
         validate(empty, "test")
     with pytest.raises(PluginLoadError, match="not a subclass"):
         validate(object, "test")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
+from dftk.case import CaseStore
 from dftk.evidence import Evidence
 from dftk.files import EvidenceFile
-from dftk.plugin import Finding, Problem
+from dftk.pipeline import Pipeline
+from dftk.plugin import Finding, LoadedPlugin, Plugin, Problem, Record, installed
 from dftk_plugins.hashing import HashingPlugin, parse_algorithms
 from helpers import dftk, expected_ewf_md5, shared_data
 
@@ -39,23 +42,63 @@ def test_every_verified_e01_hashes_as_ewfverify_did(name: str, tmp_path: Path) -
     assert '"algorithm": "md5"' in kinds.replace('"algorithm":"md5"', '"algorithm": "md5"')
 
 
-def test_all_algorithms_in_one_read() -> None:
+def _media_records(ev: Evidence, **opts: object) -> list[object]:
+    consumer = HashingPlugin().media(ev, **opts)
+    records: list[object] = []
+    for offset, data in ev.chunks(1 << 16):
+        records.extend(consumer.feed(offset, data))
+    return records + list(consumer.close())
+
+
+def test_all_algorithms_from_the_shared_media_pass() -> None:
     data = bytes(range(256)) * 5000
+    algorithms = parse_algorithms("md5,sha1,sha256,sha512,blake2b")
+    [finding] = _media_records(Evidence.from_bytes(data), hashing_algorithms=algorithms)
+    assert isinstance(finding, Finding) and finding.data["size"] == len(data)
+    for name in algorithms:
+        assert finding.data[name] == hashlib.new(name, data).hexdigest()
+
+
+class Tally(Plugin):
+    """Counts bytes in the media pass (a second media-scope plugin)."""
+
+    name: ClassVar[str] = "tally"
+    discipline: ClassVar[str] = "test"
+    version: ClassVar[str] = "1"
+
+    def media(self, evidence: Evidence, **opts: Any) -> Any:
+        return _Tally()
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def feed(self, offset: int, data: bytes) -> list[Record]:
+        self.n += len(data)
+        return []
+
+    def close(self) -> list[Record]:
+        return [Finding("test/tally", "evidence", {"bytes": self.n})]
+
+
+def test_media_is_read_once_for_all_media_plugins(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 80000  # 20 MB: several chunks
     ev = Evidence.from_bytes(data)
     reads: list[int] = []
     ev.observer = reads.append
-    algorithms = parse_algorithms("md5,sha1,sha256,sha512,blake2b")
-    [finding] = HashingPlugin().run(ev, hashing_algorithms=algorithms)
-    assert isinstance(finding, Finding)
-    assert sum(reads) == len(data)  # every byte read exactly once for five algorithms
-    for name in algorithms:
-        assert finding.data[name] == hashlib.new(name, data).hexdigest()
+    store = CaseStore.open(tmp_path / "case")
+    Pipeline(ev, store, [installed()["hashing"], LoadedPlugin(Tally, "test")], {}, progress=False).run()
+    # the media pass reads in 8 MiB chunks; the smaller reads are TSK probing for a file system to walk
+    assert sum(n for n in reads if n >= 1 << 20) == len(data)
+    kinds = {f["kind"]: json.loads(f["data"]) for f in store.findings()}
+    assert kinds["test/tally"]["bytes"] == len(data) and kinds["hash/evidence"]["size"] == len(data)
 
 
 def test_stored_hash_mismatch_is_a_finding_and_a_problem() -> None:
     ev = Evidence.from_bytes(b"evidence bytes")
     ev.stored_hashes = {"md5": "0" * 32}
-    records = list(HashingPlugin().run(ev))
+    records = _media_records(ev)
     assert any(isinstance(r, Finding) and r.kind == "hash/stored-mismatch" for r in records)
     assert any(isinstance(r, Problem) and "differs" in r.message for r in records)
 
