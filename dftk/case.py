@@ -9,6 +9,7 @@ completion mark, so an interrupted run leaves a consistent store.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -62,8 +63,14 @@ CREATE INDEX findings_kind ON findings (kind, subject);
 
 
 def utc_now() -> str:
-    """Now, as the ISO 8601 UTC string every record in the store uses."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+    """Now, as the ISO 8601 UTC string every record in the store uses.
+
+    With SOURCE_DATE_EPOCH set (reproducible builds' convention) the clock is frozen at that time, so a
+    case built twice from the same evidence and commands is the same case, down to its custody log.
+    """
+    frozen = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(frozen), tz=UTC) if frozen else datetime.now(UTC)
+    return moment.isoformat(timespec="microseconds")
 
 
 def digest(*parts: str) -> str:

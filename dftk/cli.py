@@ -23,6 +23,9 @@ _COMMANDS = {
     "evidence": "dftk.commands.evidence:evidence",
     "fs": "dftk.commands.fs:fs",
     "timeline": "dftk.commands.timeline:timeline",
+    "keygen": "dftk.commands.report:keygen",
+    "report": "dftk.commands.report:report",
+    "verify": "dftk.commands.report:verify",
 }
 
 

@@ -12,7 +12,7 @@ import hashlib
 import os
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,13 +80,18 @@ class ChainCheck:
 
 
 def verify(store: CaseStore) -> ChainCheck:
-    """Checks the whole chain.
+    """Checks the whole chain of a case.
 
     Raises:
         SignatureError: naming the first event that does not hold.
     """
+    return verify_events(events(store))
+
+
+def verify_events(chain: Iterable[dict[str, Any]]) -> ChainCheck:
+    """Checks a sequence of custody events (from a case or from a report)."""
     prev, count = GENESIS, 0
-    for count, event in enumerate(events(store), start=1):
+    for count, event in enumerate(chain, start=1):
         if event["seq"] != count:
             raise SignatureError(f"custody log: event {count} is missing (found event {event['seq']} in its place)")
         if event["prev_hash"] != prev:

@@ -1,0 +1,70 @@
+"""report.html: one self-contained, offline page. Jinja2 autoescapes everything, and a Content Security
+Policy allows only the page's own nonce-bearing style and script, so nothing taken from the evidence (file
+names, EXIF strings, document titles) can run as markup or script."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from dftk.case import CaseStore
+from dftk.report import charts, model
+
+MAX_ROWS = 2000
+MAX_THUMBNAILS = 400
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+
+
+def _environment() -> Environment:
+    return Environment(loader=PackageLoader("dftk.report", "templates"), autoescape=select_autoescape(["j2"]),
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def _cell(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _sections(findings: list[dict[str, Any]], disciplines: dict[str, str]) -> list[tuple[str, list[dict[str, Any]]]]:
+    by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for finding in findings:
+        if finding["kind"] != "image/thumbnail":
+            by_kind[finding["kind"]].append(finding)
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for n, (kind, items) in enumerate(sorted(by_kind.items())):
+        columns = sorted({key for item in items[:MAX_ROWS] for key in item["data"]})
+        rows = [{"subject": item["subject"], "cells": [_cell(item["data"].get(c, "")) for c in columns]}
+                for item in items[:MAX_ROWS]]
+        discipline = disciplines.get(items[0]["plugin"], "other")
+        grouped[discipline].append({"kind": kind, "id": n, "columns": columns, "rows": rows, "total": len(items)})
+    return sorted(grouped.items())
+
+
+def _thumbnails(findings: list[dict[str, Any]]) -> list[dict[str, str]]:
+    shown = []
+    for finding in findings:
+        data = finding["data"].get("jpeg_base64") if finding["kind"] == "image/thumbnail" else None
+        if isinstance(data, str) and _BASE64.match(data):  # only plain base64 may enter a data: URI
+            shown.append({"b64": data, "subject": finding["subject"]})
+    return shown
+
+
+def render(store: CaseStore, head: dict[str, Any]) -> str:
+    """The page; findings are read from the store (tables are capped, the JSON report has everything)."""
+    findings = list(model.findings(store))
+    problems = list(model.problems(store))
+    disciplines = {p["plugin"]: p["discipline"] for run in head["runs"] for p in run["plugins"]}
+    skipped = sorted({f"{p['plugin']}: {p['outcome']}" for run in head["runs"] for p in run["plugins"]
+                      if not p["outcome"].startswith("ok")})
+    thumbnails = _thumbnails(findings)
+    nonce = hashlib.sha256(json.dumps(head, sort_keys=True).encode()).hexdigest()[:32]
+    return _environment().get_template("report.html.j2").render(
+        head=head, nonce=nonce, problems=problems[:MAX_ROWS], problems_more=max(0, len(problems) - MAX_ROWS),
+        skipped=skipped, chart=charts.bars(charts.activity(findings)), gps=charts.gps_points(findings),
+        thumbnails=thumbnails[:MAX_THUMBNAILS], thumbnails_more=max(0, len(thumbnails) - MAX_THUMBNAILS),
+        sections=_sections(findings, disciplines),
+    )
