@@ -73,8 +73,8 @@ def test_every_single_byte_flip_of_the_signature_fails(signed: Path) -> None:
     envelope = json.loads((signed / "out" / "report.dsse.json").read_text())
     sig = base64.b64decode(envelope["signatures"][0]["sig"])
     for i in range(len(sig)):
-        forged = dict(envelope, signatures=[{**envelope["signatures"][0],
-                                             "sig": base64.b64encode(sig[:i] + bytes([sig[i] ^ 1]) + sig[i + 1:]).decode()}])
+        flipped = base64.b64encode(sig[:i] + bytes([sig[i] ^ 1]) + sig[i + 1:]).decode()
+        forged = dict(envelope, signatures=[{**envelope["signatures"][0], "sig": flipped}])
         with pytest.raises(SignatureError):
             signing.open_envelope(json.dumps(forged).encode(), public)
 

@@ -41,12 +41,13 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Image.new("RGB", (200, 200), (220, 20, 30)).save(
         evidence / "<img src=x onerror=\"document.body.setAttribute('data-pwned','name')\">.png")
     (evidence / "javascript:document.body.setAttribute('data-pwned','link').txt").write_text("x\n")
-    assert dftk("run", evidence, "--case", root / "case", "--plugin", "thumbnails", "--plugin", "hashing").exit_code == 0
+    result = dftk("run", evidence, "--case", root / "case", "--plugin", "thumbnails", "--plugin", "hashing")
+    assert result.exit_code == 0
     store = CaseStore.open(root / "case", create=False)
     with store.transaction():  # what a metadata plugin would record from a booby-trapped photo
+        trap = "x\"><script>document.body.setAttribute('data-pwned','uri')</script>"
         store.write(1, 1, "thumbnails", [Finding("media/exif", "/trap.jpg", HOSTILE),
-                                         Finding("image/thumbnail", "/trap2.jpg",
-                                                 {"jpeg_base64": "x\"><script>document.body.setAttribute('data-pwned','uri')</script>"})])
+                                         Finding("image/thumbnail", "/trap2.jpg", {"jpeg_base64": trap})])
     store.close()
     assert dftk("report", root / "case", "-o", root / "out", "--format", "json,html").exit_code == 0
     return root / "out" / "report.html"
