@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from dftk.errors import DftkError
-from dftk.evidence import EvidenceSpec, reopen
-from dftk.filewalk import file_system_at
+from dftk.evidence import EvidenceSpec
+from dftk.filewalk import open_volume
 from dftk.fs import FsEntry
 from dftk.plugin import Problem
 from dftk.volumes import Volume
@@ -74,12 +74,10 @@ def _create(outdir: Path, relative: Path) -> tuple[int, Path]:
 
 def extract_volume(spec: EvidenceSpec, volume: Volume, options: ExtractOptions) -> Iterator[dict[str, Any] | Problem]:
     """Writes the selected files of one volume; yields one manifest row per file (runs in a child)."""
-    evidence = reopen(spec)
     outdir = Path(options.outdir)
-    try:
-        fs = file_system_at(evidence, volume.offset)
-    except DftkError:
-        yield Problem(f"volume {volume.index}", f"offset {volume.offset}: no file system The Sleuth Kit can open")
+    fs = open_volume(spec, volume)
+    if isinstance(fs, Problem):
+        yield fs
         return
     prefix = f"/p{volume.index}" if options.partitioned else ""
     for entry in fs.walk():

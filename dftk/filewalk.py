@@ -28,11 +28,18 @@ def media_walk(evidence: Evidence) -> Iterator[WalkItem]:
     return per_volume(evidence, _volume_files, partitioned)
 
 
-def _volume_files(spec: EvidenceSpec, volume: Volume, partitioned: bool) -> Iterator[WalkItem]:
+def open_volume(spec: EvidenceSpec, volume: Volume) -> FileSystem | Problem:
+    """The file system of one volume, or the Problem that says TSK cannot open one there."""
     try:
-        fs = file_system_at(reopen(spec), volume.offset)
+        return file_system_at(reopen(spec), volume.offset)
     except EvidenceError:
-        yield Problem(f"volume {volume.index}", f"offset {volume.offset}: no file system The Sleuth Kit can open")
+        return Problem(f"volume {volume.index}", f"offset {volume.offset}: no file system The Sleuth Kit can open")
+
+
+def _volume_files(spec: EvidenceSpec, volume: Volume, partitioned: bool) -> Iterator[WalkItem]:
+    fs = open_volume(spec, volume)
+    if isinstance(fs, Problem):
+        yield fs
         return
     prefix = f"/p{volume.index}" if partitioned else ""
     for entry in fs.walk():

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dftk.errors import DftkError
-from dftk.evidence import Evidence, EvidenceSpec, reopen
+from dftk.evidence import Evidence, EvidenceSpec
 from dftk.filetype import contradicts_extension, mime_of
-from dftk.filewalk import file_system_at
+from dftk.filewalk import open_volume
 from dftk.fs import FileSystem, FsEntry
 from dftk.hashes import digest_all
 from dftk.plugin import Problem
@@ -29,11 +28,9 @@ def list_evidence(evidence: Evidence, options: ListOptions) -> Iterator[dict[str
 
 
 def _list_volume(spec: EvidenceSpec, volume: Volume, options: ListOptions) -> Iterator[dict[str, Any] | Problem]:
-    evidence = reopen(spec)
-    try:
-        fs = file_system_at(evidence, volume.offset)
-    except DftkError:
-        yield Problem(f"volume {volume.index}", f"offset {volume.offset}: no file system The Sleuth Kit can open")
+    fs = open_volume(spec, volume)
+    if isinstance(fs, Problem):
+        yield fs
         return
     for item in fs.walk():
         if isinstance(item, Problem):

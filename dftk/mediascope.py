@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
 
-from dftk.errors import DftkError, NotApplicable
 from dftk.evidence import Evidence
 from dftk.plugin import MediaConsumer, Record
+from dftk.pluginstate import PluginState, guard
 from dftk.progress import Progress
 
-if TYPE_CHECKING:
-    from dftk.pipeline import PluginState
-
 CHUNK = 8 << 20
-T = TypeVar("T")
-Commit = Callable[["PluginState", Iterable[Record]], None]
+Commit = Callable[[PluginState, Iterable[Record]], None]
 
 
 def run_media_pass(evidence: Evidence, states: list[PluginState], commit: Commit,
@@ -27,20 +21,20 @@ def run_media_pass(evidence: Evidence, states: list[PluginState], commit: Commit
     """
     consumers: dict[str, tuple[PluginState, MediaConsumer]] = {}
     for state in states:
-        consumer = _guard(state, _open, state, evidence)
+        consumer = guard(state, "media", _open, state, evidence)
         if consumer is not None:
             consumers[state.name] = (state, consumer)
     bar = Progress("media (" + ", ".join(consumers) + ")", evidence.size, progress)
     try:
         for offset, data in evidence.chunks(CHUNK):
             for name, (state, consumer) in list(consumers.items()):
-                if _guard(state, _feed, commit, state, consumer, offset, data) is None:
+                if guard(state, "media", _feed, commit, state, consumer, offset, data) is None:
                     del consumers[name]
             bar.advance(len(data))
     finally:
         bar.close()
     for name, (state, consumer) in list(consumers.items()):
-        if _guard(state, _close, commit, state, consumer) is None:
+        if guard(state, "media", _close, commit, state, consumer) is None:
             del consumers[name]
     return [state for state, _ in consumers.values()]
 
@@ -57,19 +51,3 @@ def _feed(commit: Commit, state: PluginState, consumer: MediaConsumer, offset: i
 def _close(commit: Commit, state: PluginState, consumer: MediaConsumer) -> bool:
     commit(state, consumer.close())
     return True
-
-
-def _guard(state: PluginState, step: Callable[..., T], *args: Any) -> T | None:
-    """Runs one step of a plugin; on failure records the outcome and returns None."""
-    started = time.monotonic()
-    try:
-        return step(*args)
-    except NotApplicable as e:
-        state.notes.append(f"media scope skipped: {e}")
-    except DftkError as e:
-        state.outcome = f"failed: {e}"
-    except Exception as e:  # noqa: BLE001 - one plugin failing must not stop the others
-        state.outcome = f"failed: {type(e).__name__}: {e}"
-    finally:
-        state.seconds += time.monotonic() - started
-    return None

@@ -3,19 +3,20 @@ plugin, seal again. Records stream into the case store; completion marks make a 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from dftk import custody
 from dftk.case import CaseStore
-from dftk.errors import DftkError, EvidenceError, NotApplicable
+from dftk.errors import EvidenceError, NotApplicable
 from dftk.evidence import Evidence
 from dftk.executors import Executor, InProcessExecutor, UnitCrashed
 from dftk.files import EvidenceFile
 from dftk.mediascope import run_media_pass
-from dftk.plugin import Finding, LoadedPlugin, Plugin, Problem, Record, canonical_json, check_json
+from dftk.plugin import Finding, LoadedPlugin, Problem, Record, check_json
+from dftk.pluginstate import PluginState as PluginState  # re-exported: plugins' commands build runs
+from dftk.pluginstate import guard
 from dftk.progress import Progress
 from dftk.seal import Seal, seal
 from dftk.work import CORE, FileBatch, FileOutcome, PluginCall, analyze_batch, share
@@ -23,41 +24,6 @@ from dftk.work import CORE, FileBatch, FileOutcome, PluginCall, analyze_batch, s
 _EVIDENCE_UNIT = "@evidence"
 _MEDIA_UNIT = "@media"
 _COMMIT_EVERY = 500
-
-
-@dataclass(slots=True)
-class PluginState:
-    """One plugin within one run."""
-
-    loaded: LoadedPlugin
-    options: dict[str, Any]
-    instance: Plugin | None = None
-    row: int = 0
-    outcome: str = "ok"
-    failures: int = 0
-    first_failure: str = ""
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return self.loaded.name
-
-    @property
-    def unit(self) -> str:
-        """Completion marks are per plugin version and options: other options mean other work."""
-        return f"{self.name}@{self.loaded.cls.version}#{canonical_json(self.options)}"
-
-    def fail(self, reason: str) -> None:
-        self.failures += 1
-        self.first_failure = self.first_failure or reason
-
-    def final_outcome(self) -> str:
-        if self.outcome == "ok" and self.failures:
-            return f"failed: raised on {self.failures} item(s); first: {self.first_failure}"
-        if self.outcome == "ok" and self.notes:
-            return f"ok ({'; '.join(self.notes)})"
-        return self.outcome
 
 
 @dataclass(slots=True)
@@ -160,26 +126,16 @@ class Pipeline:
                 continue
             bar = Progress(f"{state.name} (evidence)", self.evidence.size or None, self.progress)
             self.evidence.observer = bar.advance
-            started = time.monotonic()
             try:
-                self._stream(state, state.instance.run(self.evidence, **state.options))  # type: ignore[union-attr]
-                with self.store.transaction():
-                    self.store.mark_done(self.evidence_id, state.unit, [_EVIDENCE_UNIT])
-            except NotApplicable as e:
-                if state.loaded.cls.has_file_scope():
-                    state.notes.append(f"evidence scope skipped: {e}")
-                else:
-                    state.outcome = f"skipped: {e}"
-            except DftkError as e:
-                state.outcome = f"failed: {e}"
-            except Exception as e:  # noqa: BLE001 - one plugin failing must not stop the others
-                state.outcome = f"failed: {type(e).__name__}: {e}"
+                if guard(state, "evidence", self._stream, state, state.instance.run(  # type: ignore[union-attr]
+                        self.evidence, **state.options)) is not None:
+                    with self.store.transaction():
+                        self.store.mark_done(self.evidence_id, state.unit, [_EVIDENCE_UNIT])
             finally:
-                state.seconds += time.monotonic() - started
                 self.evidence.observer = None
                 bar.close()
 
-    def _stream(self, state: PluginState, records: Iterable[Record]) -> None:
+    def _stream(self, state: PluginState, records: Iterable[Record]) -> bool:
         """Commits records in small transactions as they come; nothing holds them all."""
         batch: list[Record] = []
         try:
@@ -193,6 +149,7 @@ class Pipeline:
         finally:
             # what a plugin found before it failed is still evidence: keep it
             self._commit(state, batch)
+        return True
 
     def _commit(self, state: PluginState, records: Iterable[Record]) -> None:
         records = list(records)

@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dftk.errors import DftkError
-from dftk.evidence import EvidenceSpec, reopen
-from dftk.filewalk import file_system_at
+from dftk.evidence import EvidenceSpec
+from dftk.filewalk import open_volume
 from dftk.fs import TYPE_LETTERS, FileSystem, FsEntry
 from dftk.plugin import Problem
 from dftk.volumes import Volume
@@ -46,11 +45,9 @@ def _row(name: str, inode: str, entry: FsEntry, size: int, times: dict[str, date
 def body_rows(spec: EvidenceSpec, volume: Volume, partitioned: bool) -> Iterator[dict[str, Any] | Problem]:
     """The bodyfile rows of one file system (runs in an isolated child); names start with ``/p<N>/``
     on a partitioned disk, as fls -m would write them with that mount point."""
-    evidence = reopen(spec)
-    try:
-        fs = file_system_at(evidence, volume.offset)
-    except DftkError:
-        yield Problem(f"volume {volume.index}", f"offset {volume.offset}: no file system The Sleuth Kit can open")
+    fs = open_volume(spec, volume)
+    if isinstance(fs, Problem):
+        yield fs
         return
     seen: set[tuple[int, str]] = set()
     prefix = f"/p{volume.index}/" if partitioned else "/"
