@@ -9,12 +9,13 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from importlib.metadata import entry_points
 from typing import Any
 
 import click
 
 from dftk import __version__
-from dftk.errors import DftkError
+from dftk.errors import DftkError, PluginLoadError
 
 _COMMANDS = {
     "run": "dftk.commands.run:run",
@@ -33,12 +34,34 @@ def one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+COMMAND_GROUP = "dftk.commands"
+
+
+def plugin_commands(core: dict[str, str]) -> dict[str, str]:
+    """Commands that plugin packages add through the ``dftk.commands`` entry-point group.
+
+    Raises:
+        PluginLoadError: a plugin command takes a name that is already used, naming both sources.
+    """
+    found: dict[str, str] = {}
+    for ep in entry_points(group=COMMAND_GROUP):
+        if ep.name in core or ep.name in found:
+            other = core.get(ep.name) or found[ep.name]
+            raise PluginLoadError(f"duplicate command {ep.name!r}: {other} and {ep.value}")
+        found[ep.name] = ep.value
+    return found
+
+
 class LazyGroup(click.Group):
-    """Imports a command's module on first use, so ``dftk --help`` stays fast and plugin-independent."""
+    """Imports a command's module on first use, so ``dftk --help`` stays fast and plugin-independent.
+
+    The core's commands and those plugin packages register (``dftk.commands``) are loaded alike.
+    """
 
     def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.lazy = lazy or {}
+        core = lazy or {}
+        self.lazy = {**core, **plugin_commands(core)}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})

@@ -11,7 +11,7 @@ from dftk import __version__
 from helpers import dftk, dftk_process
 
 COMMANDS = [["run"], ["plugins"], ["case", "log"], ["case", "findings"], ["case", "problems"],
-            ["evidence", "info"]]
+            ["evidence", "info"], ["scan"]]
 
 
 def test_version() -> None:
@@ -75,3 +75,15 @@ def test_progress_bar_goes_to_stderr_only(tree: Path, tmp_path: Path) -> None:
     result = dftk("run", tree, "--case", tmp_path / "case", "--plugin", "hashing", "--progress", "--json")
     assert "files" in result.stderr and "B/s" in result.stderr
     assert json.loads(result.stdout)["files"] == 300
+
+
+def test_a_plugin_command_may_not_take_a_used_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    import dftk.cli
+    from dftk.errors import PluginLoadError
+
+    clash = [EntryPoint(name="run", value="evil_pkg:run", group="dftk.commands")]
+    monkeypatch.setattr(dftk.cli, "entry_points", lambda group: clash)
+    with pytest.raises(PluginLoadError, match="evil_pkg:run"):
+        dftk.cli.plugin_commands({"run": "dftk.commands.run:run"})
