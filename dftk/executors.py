@@ -76,30 +76,31 @@ class LocalProcessExecutor(Executor):
             queue.append((unit, self._pool.submit(fn, unit)))
             if len(queue) >= self.workers * 3:
                 break
-        suspect: object = None
         while queue:
             unit, future = queue.popleft()
             try:
                 result: R | UnitCrashed = future.result()
-            except BrokenProcessPool as e:
-                # Every unit in flight fails with the pool; run them again, and blame a unit only when it
-                # breaks a fresh pool a second time.
-                if suspect is not unit:
-                    suspect = unit
-                    queue.appendleft((unit, future))
-                    queue = self._restart(fn, queue)
-                    continue
-                queue = self._restart(fn, queue)
-                result = UnitCrashed(unit, f"worker process died ({e})")
+            except BrokenProcessPool:
+                # Every unit in flight fails with the pool: run this one again alone to tell the culprit
+                # from bystanders, then resubmit the others.
+                result = self._alone(fn, unit)
+                queue = deque((u, self._pool.submit(fn, u)) for u, _ in queue)
             following = next(source, None)
             if following is not None:
                 queue.append((following, self._pool.submit(fn, following)))
             yield result
 
-    def _restart(self, fn: Callable[[T], R], queue: deque[tuple[T, Future[R]]]) -> deque[tuple[T, Future[R]]]:
+    def _alone(self, fn: Callable[[T], R], unit: T) -> R | UnitCrashed:
+        self._restart()
+        try:
+            return self._pool.submit(fn, unit).result()
+        except BrokenProcessPool as e:
+            self._restart()
+            return UnitCrashed(unit, f"worker process died ({e})")
+
+    def _restart(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._pool = self._start()
-        return deque((unit, self._pool.submit(fn, unit)) for unit, _ in queue)
 
     def close(self, cancel: bool = False) -> None:
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
