@@ -27,6 +27,8 @@ _COMMANDS = {
     "keygen": "dftk.commands.report:keygen",
     "report": "dftk.commands.report:report",
     "verify": "dftk.commands.report:verify",
+    "hash": "dftk.commands.hash:hash_command",
+    "acquire": "dftk.commands.acquire:acquire",
 }
 
 

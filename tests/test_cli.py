@@ -11,7 +11,8 @@ from dftk import __version__
 from helpers import dftk, dftk_process
 
 COMMANDS = [["run"], ["plugins"], ["case", "log"], ["case", "findings"], ["case", "problems"],
-            ["evidence", "info"], ["scan"]]
+            ["evidence", "info"], ["scan"],
+            ["hash"], ["acquire"], ["meta"]]
 
 
 def test_version() -> None:

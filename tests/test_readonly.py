@@ -36,14 +36,24 @@ COMMANDS = [
     ["evidence", "info", "{ev}", "--json"],
     ["case", "log", "{case}"],
     ["case", "findings", "{case}"],
+    ["report", "{case}", "-o", "{out}/report"],
+]
+# commands that read file systems inside media evidence
+MEDIA_COMMANDS = [
+    ["fs", "volumes", "{ev}"],
+    ["fs", "ls", "{ev}", "--hash", "sha256"],
+    ["fs", "extract", "{ev}", "{out}/extracted", "--deleted"],
+    ["fs", "unalloc", "{ev}", "{out}/unalloc"],
+    ["timeline", "{ev}"],
 ]
 
 
 def test_no_command_changes_the_evidence(evidence: tuple[Path, list[Path]], tmp_path: Path) -> None:
     path, sources = evidence
     before = file_state(sources)
-    for command in COMMANDS:
-        args = [a.format(ev=path, case=tmp_path / "case") for a in command]
+    commands = COMMANDS + (MEDIA_COMMANDS if path.is_file() else [])
+    for command in commands:
+        args = [a.format(ev=path, case=tmp_path / "case", out=tmp_path) for a in command]
         result = dftk(*args)
-        assert result.exit_code == 0, (args, result.output)
+        assert result.exit_code == 0, (args, result.output, result.stderr)
         assert file_state(sources) == before, f"evidence changed by: dftk {' '.join(args)}"

@@ -146,14 +146,23 @@ def _sign(outdir: Path, payload: bytes, private: Ed25519PrivateKey) -> list[Path
                    "proves integrity but not who signed.")
 @click.option("--no-evidence", is_flag=True, help="Do not re-hash the evidence even when it is at hand.")
 def verify(target: Path, key: Path | None, no_evidence: bool) -> None:
-    """Verify a signed report: signature, report bytes, custody chain and, when at hand, the evidence.
+    """Verify a signed report, or an image against the hashes recorded for it.
 
-    TARGET is a report folder or its report.dsse.json. Prints each check; exit 0 when all hold, exit 3
-    naming the first one that does not.
+    A report (a folder, or its report.dsse.json): the signature, the report's bytes, the custody chain
+    and, when at hand, the evidence re-hashed. An image: an E01's stored MD5/SHA1 recomputed over its media,
+    or a raw or split raw image against its acquisition log (IMAGE.acquire.json). Prints each check; exit 0
+    when all hold, exit 3 naming the first one that does not.
 
     \b
     Example:
       dftk verify reports/2026-001 --key examiner.key.pub
+      dftk verify disk.E01
     """
-    for line in verify_report(target, key, not no_evidence):
+    if target.is_dir() or target.name.endswith(".dsse.json"):
+        lines = verify_report(target, key, not no_evidence)
+    else:
+        from dftk.imageverify import verify_image
+
+        lines = verify_image(target)
+    for line in lines:
         click.echo(line)

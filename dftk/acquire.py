@@ -1,0 +1,465 @@
+"""Imaging: copy a source (block device or file) to raw, split raw or E01, hashing while imaging.
+
+Read errors are retried, then the failed block is re-read sector by sector so that only the unreadable
+sectors are zero-filled; their ranges go into the acquisition log and the result is "qualified", never
+"verified". A source that disappears (device gone) is an error, not a bad sector. The log (JSON and text,
+beside the destination) is written when the run starts, kept up to date while it runs, and completed at
+the end, so an interrupted raw acquisition can be continued with ``resume``.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import platform
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from dftk import __version__
+from dftk.errors import DftkError, SignatureError
+from dftk.evidence import open_evidence, open_read_only
+from dftk.ewfwrite import CaseFields, EwfWriter, default_workers, segment_name
+from dftk.hashset import MultiHasher, hasher_pool, read_fd
+
+BLOCK = 1 << 20
+_SAVE_EVERY = 256 << 20
+_GONE = {errno.ENODEV, errno.ENXIO, errno.ENOENT, errno.ENOMEDIUM, errno.EBADF, errno.ESHUTDOWN}
+
+
+class AcquisitionError(DftkError):
+    """The acquisition cannot go on: source vanished, destination full or unwritable, bad resume."""
+
+
+class Source(Protocol):
+    """What imaging reads: a size, a sector size and positioned reads that raise OSError on failure."""
+
+    path: str
+    size: int
+    sector_size: int
+
+    def read(self, offset: int, length: int) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class FileSource:
+    """A block device or an image file, opened read-only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        try:
+            self._fd = open_read_only(path)
+            self.is_device = stat.S_ISBLK(os.fstat(self._fd).st_mode)
+            self.size = os.lseek(self._fd, 0, os.SEEK_END)
+        except OSError as e:
+            raise AcquisitionError(f"{path}: cannot open source: {e.strerror or e}") from e
+        self.sector_size = _sector_size(path) if self.is_device else 512
+
+    def read(self, offset: int, length: int) -> bytes:
+        return os.pread(self._fd, length, offset)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def identity(self) -> dict[str, Any]:
+        ident: dict[str, Any] = {"path": self.path, "size": self.size, "sector_size": self.sector_size,
+                                 "device": self.is_device}
+        if self.is_device:
+            ident.update(_device_model_serial(Path(self.path)))
+        return ident
+
+
+def _sector_size(path: Path) -> int:
+    with open_evidence(path, "device", require_image=False) as ev:
+        return ev.sector_size
+
+
+def _device_model_serial(path: Path) -> dict[str, str]:
+    name = path.resolve().name
+    found = {}
+    for key, rel in (("model", "device/model"), ("serial", "device/serial"), ("serial", "serial")):
+        try:
+            value = (Path("/sys/class/block") / name / rel).read_text().strip()
+        except OSError:
+            continue
+        if value and key not in found:
+            found[key] = value
+    return found
+
+
+# --- reading with retries -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class BadRange:
+    """Sectors ``[start, start + count)`` that could not be read, zero-filled in the image."""
+
+    start: int
+    count: int
+    error: str
+
+
+def _read_exact(source: Source, offset: int, length: int) -> bytes:
+    try:
+        data = source.read(offset, length)
+    except OSError as e:
+        if e.errno in _GONE:
+            raise AcquisitionError(f"{source.path}: source vanished at byte {offset}: {e.strerror or e}") from e
+        raise
+    if len(data) != length:
+        raise AcquisitionError(f"{source.path}: source vanished or shrank: read {len(data)} of {length} "
+                               f"bytes at byte {offset}")
+    return data
+
+
+def read_block(source: Source, offset: int, length: int, retries: int, bad: list[BadRange]) -> bytes:
+    """Reads one block, retrying ``retries`` times; then sector by sector, zero-filling what fails."""
+    for _ in range(retries + 1):
+        try:
+            return _read_exact(source, offset, length)
+        except OSError:
+            continue
+    return _read_sectors(source, offset, length, bad)
+
+
+def _read_sectors(source: Source, offset: int, length: int, bad: list[BadRange]) -> bytes:
+    size = source.sector_size
+    out = bytearray()
+    for at in range(offset, offset + length, size):
+        want = min(size, offset + length - at)
+        try:
+            out += _read_exact(source, at, want)
+        except OSError as e:
+            out += bytes(want)
+            _add_bad(bad, at // size, e.strerror or str(e))
+    return bytes(out)
+
+
+def _add_bad(bad: list[BadRange], sector: int, error: str) -> None:
+    last = bad[-1] if bad else None
+    if last and last.start + last.count == sector and last.error == error:
+        last.count += 1
+    else:
+        bad.append(BadRange(sector, 1, error))
+
+
+# --- destinations ---------------------------------------------------------------------------------
+
+
+class RawSink:
+    """A raw image, or split raw (``DEST.001``, ``DEST.002``... of ``split`` bytes each)."""
+
+    def __init__(self, dest: Path, split: int | None, resume_at: int = 0) -> None:
+        self.dest, self.split = dest, split
+        self.paths: list[Path] = []
+        self._fd = -1
+        self._room = 0
+        if resume_at:
+            self._reopen(resume_at)
+
+    def _name(self, index: int) -> Path:
+        return self.dest.with_name(f"{self.dest.name}.{index + 1:03d}") if self.split else self.dest
+
+    def _next(self, flags: int = os.O_CREAT | os.O_EXCL) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        path = self._name(len(self.paths))
+        try:
+            self._fd = os.open(path, os.O_WRONLY | flags | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as e:
+            raise AcquisitionError(f"{path}: cannot create destination: {e.strerror or e}") from e
+        self.paths.append(path)
+        self._room = self.split or 1 << 62
+
+    def _reopen(self, done: int) -> None:
+        per = self.split or done
+        for index in range(-(-done // per)):
+            self._next(flags=0)
+            keep = min(per, done - index * per)
+            os.ftruncate(self._fd, keep)
+            os.lseek(self._fd, keep, os.SEEK_SET)
+            self._room = per - keep if self.split else 1 << 62
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while len(view):
+            if self._room == 0 or self._fd < 0:
+                self._next()
+            n = self._write(view[: self._room])
+            view = view[n:]
+            self._room -= n
+
+    def _write(self, view: memoryview) -> int:
+        try:
+            return os.write(self._fd, view)
+        except OSError as e:
+            full = " (destination full)" if e.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+            raise AcquisitionError(f"{self.paths[-1]}: cannot write{full}: {e.strerror or e}; nothing after "
+                                   "this point was written; free space and run again with --resume") from e
+
+    def finish(self, hashes: dict[str, str], bad: list[BadRange]) -> list[Path]:
+        self.close()
+        return self.paths
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+
+
+class E01Sink:
+    """The E01 writer behind the same interface as :class:`RawSink`."""
+
+    def __init__(self, dest: Path, source: Source, options: Options, physical: bool) -> None:
+        base = dest.with_suffix("") if dest.suffix.lower() == ".e01" else dest
+        self.first = segment_name(base, 1)
+        self.writer = EwfWriter(base, source.size, source.sector_size, options.fields, options.compression,
+                                options.split, physical, options.workers)
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    def finish(self, hashes: dict[str, str], bad: list[BadRange]) -> list[Path]:
+        return self.writer.finish(hashes["md5"], hashes["sha1"], [(b.start, b.count) for b in bad])
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+# --- the acquisition ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Options:
+    fmt: str = "raw"
+    split: int | None = None
+    algorithms: tuple[str, ...] = ("md5", "sha256")
+    compression: str = "fast"
+    fields: CaseFields = field(default_factory=CaseFields)
+    retries: int = 2
+    verify: bool = False
+    resume: bool = False
+    workers: int = field(default_factory=default_workers)
+    block: int = BLOCK
+    command_line: str = ""
+
+
+def log_path(dest: Path) -> Path:
+    """The JSON acquisition log beside the destination (the text log has ``.txt`` instead)."""
+    return dest.with_name(f"{dest.name}.acquire.json")
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def acquire(source: Source, dest: Path, options: Options,
+            observer: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Images ``source`` to ``dest`` and returns the acquisition log (also written beside ``dest``).
+
+    Args:
+        observer: called with (bytes just done, bad ranges so far) after every block.
+
+    Raises:
+        AcquisitionError: source vanished, destination unwritable or full, impossible resume.
+        SignatureError: ``verify`` found the written image differs.
+    """
+    algorithms = _algorithms_for(options)
+    if options.fmt == "e01" and source.size % source.sector_size:
+        raise AcquisitionError(f"{source.path}: E01 stores whole sectors and the source size {source.size} is "
+                               f"not a multiple of {source.sector_size} bytes (use --format raw)")
+    log, start = _begin(source, dest, options, algorithms)
+    bad = [BadRange(**b) for b in log["bad_sectors"]]
+    sink = _sink(source, dest, options, start)
+    with hasher_pool(algorithms) as pool:
+        hasher = MultiHasher(algorithms, None, pool)
+        if start:
+            _rehash(sink, start, hasher)
+        try:
+            _copy(source, sink, hasher, start, options, bad, log, observer)
+        except BaseException:
+            sink.close()
+            if isinstance(sink, RawSink):  # what --resume continues from
+                _progress_save(log, dest, hasher.size, bad)
+            raise
+        hashes, _ = hasher.result()
+    log["files"] = [str(p) for p in sink.finish(hashes, bad)]
+    return _complete(log, hashes, bad, dest, options)
+
+
+def _algorithms_for(options: Options) -> tuple[str, ...]:
+    if options.fmt == "e01":  # the E01 stores MD5 and SHA1: always compute them
+        return tuple(dict.fromkeys(("md5", "sha1", *options.algorithms)))
+    return options.algorithms
+
+
+def _begin(source: Source, dest: Path, options: Options, algorithms: tuple[str, ...]) -> tuple[dict[str, Any], int]:
+    if options.resume:
+        resumed = _load_for_resume(source, dest, options)
+        return resumed, int(resumed["bytes_done"])
+    if log_path(dest).exists():
+        raise AcquisitionError(f"{log_path(dest)}: an acquisition log already exists: use --resume to continue "
+                               "it, or choose another destination")
+    first = _first_output(dest, options)
+    if first.exists():
+        raise AcquisitionError(f"{first}: destination already exists; dftk never overwrites an image")
+    identity = source.identity() if isinstance(source, FileSource) else {
+        "path": source.path, "size": source.size, "sector_size": source.sector_size}
+    log: dict[str, Any] = {
+        "tool": f"dftk {__version__}", "command_line": options.command_line, "platform": platform.platform(),
+        "source": identity, "destination": str(dest), "format": options.fmt, "split": options.split,
+        "compression": options.compression if options.fmt == "e01" else None, "algorithms": list(algorithms),
+        "start": utc_now(), "end": None, "status": "incomplete", "bytes_done": 0, "bad_sectors": [],
+        "hashes": {}, "verification": None, "files": [], "resumed": [],
+    }
+    _save(log, dest)
+    return log, 0
+
+
+def _load_for_resume(source: Source, dest: Path, options: Options) -> dict[str, Any]:
+    path = log_path(dest)
+    try:
+        log: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise AcquisitionError(f"{path}: cannot resume: no readable acquisition log ({e})") from e
+    if log.get("status") != "incomplete":
+        raise AcquisitionError(f"{path}: nothing to resume: that acquisition is {log.get('status')}")
+    if options.fmt != "raw" or log["format"] != "raw":
+        raise AcquisitionError(f"{path}: --resume continues raw and split raw acquisitions only")
+    if log["source"]["size"] != source.size or log["split"] != options.split:
+        raise AcquisitionError(f"{path}: cannot resume: source size or --split differs from the first run")
+    written = sum(p.stat().st_size for p in _raw_files(dest, options.split))
+    done = min(int(log["bytes_done"]), written)
+    log["bytes_done"] = done - done % options.block
+    log["bad_sectors"] = [b for b in log["bad_sectors"] if b["start"] * source.sector_size < log["bytes_done"]]
+    log["resumed"].append({"at": utc_now(), "from_byte": log["bytes_done"]})
+    return log
+
+
+def _first_output(dest: Path, options: Options) -> Path:
+    if options.fmt == "e01":
+        return segment_name(dest.with_suffix("") if dest.suffix.lower() == ".e01" else dest, 1)
+    return dest.with_name(f"{dest.name}.001") if options.split else dest
+
+
+def _raw_files(dest: Path, split: int | None) -> list[Path]:
+    if not split:
+        return [dest] if dest.exists() else []
+    files: list[Path] = []
+    while (p := dest.with_name(f"{dest.name}.{len(files) + 1:03d}")).exists():
+        files.append(p)
+    return files
+
+
+def _sink(source: Source, dest: Path, options: Options, start: int) -> RawSink | E01Sink:
+    if options.fmt == "e01":
+        return E01Sink(dest, source, options, isinstance(source, FileSource) and source.is_device)
+    return RawSink(dest, options.split, start)
+
+
+def _rehash(sink: RawSink | E01Sink, start: int, hasher: MultiHasher) -> None:
+    assert isinstance(sink, RawSink)
+    left = start
+    for path in sink.paths:
+        fd = open_read_only(path)
+        try:
+            for data in read_fd(fd):
+                take = data[:left]
+                hasher.update(take)
+                left -= len(take)
+        finally:
+            os.close(fd)
+
+
+def _copy(source: Source, sink: RawSink | E01Sink, hasher: MultiHasher, start: int, options: Options,
+          bad: list[BadRange], log: dict[str, Any], observer: Callable[[int, int], None] | None) -> None:
+    saved = start
+    for offset in range(start, source.size, options.block):
+        data = read_block(source, offset, min(options.block, source.size - offset), options.retries, bad)
+        sink.write(data)
+        hasher.update(data)
+        if observer is not None:
+            observer(len(data), len(bad))
+        if offset + len(data) - saved >= _SAVE_EVERY and isinstance(sink, RawSink):
+            saved = offset + len(data)
+            _progress_save(log, dest=Path(log["destination"]), done=saved, bad=bad)
+
+
+def _progress_save(log: dict[str, Any], dest: Path, done: int, bad: list[BadRange]) -> None:
+    log["bytes_done"] = done
+    log["bad_sectors"] = [_bad_dict(b) for b in bad]
+    _save(log, dest)
+
+
+def _bad_dict(b: BadRange) -> dict[str, Any]:
+    return {"start": b.start, "count": b.count, "error": b.error}
+
+
+def _complete(log: dict[str, Any], hashes: dict[str, str], bad: list[BadRange], dest: Path,
+              options: Options) -> dict[str, Any]:
+    log.update(hashes=hashes, bad_sectors=[_bad_dict(b) for b in bad], bytes_done=log["source"]["size"])
+    log["status"] = "qualified" if bad else "unverified"
+    _save(log, dest)
+    if options.verify:
+        log["verification"] = verify_written(Path(log["files"][0]), options.fmt, hashes)
+        if log["verification"]["outcome"] == "match" and not bad:
+            log["status"] = "verified"
+    log["end"] = utc_now()
+    _save(log, dest)
+    if log["verification"] and log["verification"]["outcome"] != "match":
+        raise SignatureError(f"{log['files'][0]}: verification failed: the image read back differs from what "
+                             "was acquired (see the acquisition log)")
+    return log
+
+
+def verify_written(first: Path, fmt: str, expected: dict[str, str]) -> dict[str, Any]:
+    """Re-reads the written image (through the evidence layer, as an examiner's tool would) and compares."""
+    evidence_fmt = "e01" if fmt == "e01" else ("split" if first.suffix == ".001" else "raw")
+    algorithms = tuple(expected)
+    with hasher_pool(algorithms) as pool, open_evidence(first, evidence_fmt, require_image=False) as ev:
+        hasher = MultiHasher(algorithms, None, pool)
+        for _, data in ev.chunks():
+            hasher.update(data)
+        computed, _ = hasher.result()
+    outcome = "match" if computed == expected else "mismatch"
+    return {"compared": f"{', '.join(algorithms)} of the image re-read from {first} "
+                        f"({hasher.size} bytes) with the hashes computed while imaging",
+            "computed": computed, "outcome": outcome, "time": utc_now()}
+
+
+# --- the log --------------------------------------------------------------------------------------
+
+
+def _save(log: dict[str, Any], dest: Path) -> None:
+    path = log_path(dest)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(log, indent=2, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)
+        path.with_suffix(".txt").write_text(log_text(log))
+    except OSError as e:
+        raise AcquisitionError(f"{path}: cannot write the acquisition log: {e.strerror or e}") from e
+
+
+def log_text(log: dict[str, Any]) -> str:
+    """The acquisition log for people."""
+    src = log["source"]
+    lines = [f"dftk acquisition log ({log['tool']})", f"command:     {log['command_line']}",
+             f"source:      {src['path']} ({src['size']} bytes, {src['sector_size']}-byte sectors)"]
+    lines += [f"{k + ':':<13}{src[k]}" for k in ("model", "serial") if k in src]
+    lines += [f"destination: {', '.join(log['files']) or log['destination']} ({log['format']})",
+              f"start (UTC): {log['start']}", f"end (UTC):   {log['end'] or '-'}", f"status:      {log['status']}"]
+    lines += [f"{a + ':':<13}{h}" for a, h in log["hashes"].items()]
+    lines.append(f"unreadable sectors: {sum(b['count'] for b in log['bad_sectors'])} (zero-filled in the image)")
+    lines += [f"  sectors {b['start']}-{b['start'] + b['count'] - 1} ({b['count']}): {b['error']}"
+              for b in log["bad_sectors"]]
+    v = log["verification"]
+    lines.append(f"verification: {v['outcome']}: {v['compared']}" if v else "verification: not requested")
+    return "\n".join(lines) + "\n"
