@@ -29,13 +29,24 @@ class LogicalEvidence(Evidence):
 
     format = "logical"
     has_media = False
+    _size: int | None = None
 
     def __init__(self, root: Path) -> None:
         if not os.access(root, os.R_OK | os.X_OK):
             raise EvidenceError(f"{root}: directory is not readable")
-        super().__init__(str(root), 0, [root])
         self.root = root
-        self.size = sum(f.size for f in self.walk() if isinstance(f, EvidenceFile))
+        super().__init__(str(root), 0, [root])
+
+    @property
+    def size(self) -> int:
+        """The sum of the files' sizes, counted when first asked (a worker reopening the folder never is)."""
+        if self._size is None:
+            self._size = sum(f.size for f in self.walk() if isinstance(f, EvidenceFile))
+        return self._size
+
+    @size.setter
+    def size(self, value: int) -> None:
+        self._size = value or None
 
     def _read(self, offset: int, length: int) -> bytes:
         raise EvidenceError(f"{self.path}: logical evidence has no media byte stream")

@@ -7,16 +7,21 @@ It runs the file-scope plugins of the ``image``, ``audio`` and ``document`` disc
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import click
 
 from dftk.errors import EvidenceError
-from dftk.evidence import Evidence, open_evidence
-from dftk.files import Buffer, EvidenceFile
+from dftk.evidence import Evidence, EvidenceSpec, open_evidence, reopen
+from dftk.executors import UnitCrashed, make_executor
+from dftk.files import Buffer, EvidenceFile, WalkItem
 from dftk.filetype import mime_of
+from dftk.logical import LogicalEvidence
 from dftk.plugin import Finding, Plugin, Problem, installed
 
 PLUGINS = ("image", "audio", "document")  # the metadata plugins, by registered name
@@ -40,46 +45,107 @@ Example:
 @click.command("meta", help=_HELP, short_help="Image, audio and document metadata of files, folders or images.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
-def meta(paths: tuple[str, ...], as_json: bool) -> None:
+@click.option("--workers", type=click.IntRange(1, 256), default=os.cpu_count() or 1, show_default="CPU count",
+              help="Processes reading and parsing files; the output and its order are the same for any N.")
+def meta(paths: tuple[str, ...], as_json: bool, workers: int) -> None:
+    executor = make_executor(workers)
+    try:
+        for path in paths:
+            with _evidence(path) as evidence:
+                for records in executor.map(_describe_batch, _batches(evidence, path)):
+                    for record in _records(records):
+                        click.echo(json.dumps(record, ensure_ascii=False, sort_keys=True) if as_json else _text(record))
+    finally:
+        executor.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    spec: EvidenceSpec
+    root: str
+    items: tuple[EvidenceFile | Problem, ...]
+
+
+def _evidence(path: str) -> Evidence:
+    """A folder is logical evidence; a disk image is opened as one; any other file is a folder of one."""
+    p = Path(path)
+    if p.is_dir():
+        return open_evidence(p, "logical")
+    try:
+        return open_evidence(p)
+    except EvidenceError:
+        return _SingleFile(p)
+
+
+class _SingleFile(LogicalEvidence):
+    """One loose file as logical evidence: its folder, walked for that file alone."""
+
+    def __init__(self, file: Path) -> None:
+        self.only = file.name
+        super().__init__(file.parent)
+        self.spec = EvidenceSpec(str(file.parent), "logical")
+
+    def walk(self) -> Iterator[WalkItem]:
+        stat = (self.root / self.only).stat()
+        yield EvidenceFile("/" + self.only, stat.st_size, locator=self.only)
+
+
+def _batches(evidence: Evidence, root: str, size: int = 16) -> Iterator[_Batch]:
+    """Units of work for the executor, in walk order; a folder's path is shown as given."""
+    shown_root = root if evidence.format == "logical" and not isinstance(evidence, _SingleFile) else (
+        str(Path(root).parent) if isinstance(evidence, _SingleFile) else root)
+    items: list[EvidenceFile | Problem] = []
+    for item in evidence.walk():
+        items.append(item)
+        if len(items) >= size:
+            yield _Batch(evidence.spec, shown_root, tuple(items))
+            items = []
+    if items:
+        yield _Batch(evidence.spec, shown_root, tuple(items))
+
+
+def _records(result: list[dict[str, Any]] | UnitCrashed) -> list[dict[str, Any]]:
+    if not isinstance(result, UnitCrashed):
+        return result
+    batch = result.unit
+    assert isinstance(batch, _Batch)
+    return [_empty(_shown(batch, item), f"not read: {result.reason}") for item in batch.items]
+
+
+def _describe_batch(batch: _Batch) -> list[dict[str, Any]]:
+    """Runs in a worker: reads each file once and runs every metadata plugin over it."""
+    evidence = reopen(batch.spec)
     plugins = _plugins()
-    for path in paths:
-        for shown, file, data, walk_problem in _files(path):
-            record = describe(plugins, shown, file, data) if file is not None and data is not None else {
-                "path": shown, "mime": None, "fields": {}, "tags": {}, "checks": [], "problems": [walk_problem]}
-            click.echo(json.dumps(record, ensure_ascii=False, sort_keys=True) if as_json else _text(record))
+    records = []
+    for item in batch.items:
+        shown = _shown(batch, item)
+        if isinstance(item, Problem):
+            records.append(_empty(shown, item.message))
+            continue
+        try:
+            data = evidence.open_file(item)
+        except EvidenceError as e:
+            records.append(_empty(shown, str(e)))
+            continue
+        records.append(describe(plugins, shown, item, data))
+    return records
 
 
+def _shown(batch: _Batch, item: EvidenceFile | Problem) -> str:
+    path = item.path if isinstance(item, EvidenceFile) else item.subject
+    if batch.spec.format == "logical":
+        return str(Path(batch.root) / path.lstrip("/"))
+    return f"{batch.root}:{path}"
+
+
+def _empty(shown: str, problem: str) -> dict[str, Any]:
+    return {"path": shown, "mime": None, "fields": {}, "tags": {}, "checks": [], "problems": [problem]}
+
+
+@cache
 def _plugins() -> list[Plugin]:
     plugins = installed()
     return [plugins[name].cls() for name in PLUGINS if name in plugins]
-
-
-def _files(path: str) -> Iterator[tuple[str, EvidenceFile | None, Buffer | None, str]]:
-    p = Path(path)
-    if p.is_file():
-        try:
-            evidence = open_evidence(p)
-        except EvidenceError:
-            data = p.read_bytes()
-            yield path, EvidenceFile(str(p), len(data)), data, ""
-            return
-    else:
-        evidence = open_evidence(p, "logical")
-    with evidence:
-        yield from _walk(evidence, path)
-
-
-def _walk(evidence: Evidence, root: str) -> Iterator[tuple[str, EvidenceFile | None, Buffer | None, str]]:
-    logical = evidence.format == "logical"
-    for item in evidence.walk():
-        if isinstance(item, Problem):
-            yield item.subject, None, None, item.message
-            continue
-        shown = str(Path(root) / item.path.lstrip("/")) if logical else f"{root}:{item.path}"
-        try:
-            yield shown, item, evidence.open_file(item), ""
-        except EvidenceError as e:
-            yield shown, None, None, str(e)
 
 
 def describe(plugins: list[Plugin], shown: str, file: EvidenceFile, data: Buffer) -> dict[str, Any]:

@@ -19,15 +19,13 @@ from typing import Any
 
 import click
 
-from dftk import custody
-from dftk.case import CaseStore
 from dftk.commands.evidence import FORMAT_DECLS, FORMAT_KW
 from dftk.errors import INCOMPLETE, DftkError, NotApplicable
 from dftk.evidence import Evidence, open_evidence
 from dftk.executors import Executor, UnitCrashed, make_executor
 from dftk.mediascope import run_media_pass
-from dftk.pipeline import Pipeline, PluginState
 from dftk.plugin import Finding, LoadedPlugin, Problem, Record
+from dftk.pluginstate import PluginState
 from dftk.scanning import ThreadExecutor
 from dftk.work import CORE, FileBatch, PluginCall, analyze_batch, share
 
@@ -155,6 +153,10 @@ Emit = Callable[[Iterable[Record]], None]
 def _recorded(ev: Evidence, case_dir: str, chosen: list[LoadedPlugin], options: dict[str, dict[str, Any]],
               executor: Executor, progress: bool | None, emit: Emit) -> None:
     """A full pipeline run into the case; then this evidence's scanning records, read back from it."""
+    from dftk import custody  # the recording machinery only when a case is asked for
+    from dftk.case import CaseStore
+    from dftk.pipeline import Pipeline
+
     share({p.name: p.cls() for p in chosen})  # threads of this process use these, not a discovery of their own
     store = CaseStore.open(case_dir)
     try:
