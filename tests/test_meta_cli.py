@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers import dftk, shared_data
+from helpers import dftk, dftk_process, shared_data
 
 
 def test_meta_on_files_and_a_folder(tmp_path: Path) -> None:
@@ -39,3 +39,11 @@ def test_meta_inside_a_disk_image() -> None:
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert lines and all(r["path"].startswith(f"{image}:/") for r in lines if r["mime"])
+
+
+def test_meta_output_is_the_same_for_any_worker_count() -> None:
+    folder = shared_data("tinytag")
+    one = dftk_process("meta", folder, "--json", "--workers", "1")
+    two = dftk_process("meta", folder, "--json", "--workers", "2")
+    assert one.returncode == two.returncode == 0
+    assert one.stdout == two.stdout and one.stdout.count("\n") > 50
