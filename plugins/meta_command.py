@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from PIL import Image
 
 from dftk.errors import EvidenceError
 from dftk.evidence import Evidence, EvidenceSpec, open_evidence, reopen
@@ -47,12 +48,15 @@ Example:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
 @click.option("--workers", type=click.IntRange(1, 256), default=os.cpu_count() or 1, show_default="CPU count",
               help="Processes reading and parsing files; the output and its order are the same for any N.")
-def meta(paths: tuple[str, ...], as_json: bool, workers: int) -> None:
+@click.option("--ela", "ela_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write an error-level-analysis picture of every JPEG into DIR (see docs/metadata.md).")
+def meta(paths: tuple[str, ...], as_json: bool, workers: int, ela_dir: str | None) -> None:
     executor = make_executor(workers)
+    ela = str(Path(ela_dir).resolve()) if ela_dir else None
     try:
         for path in paths:
             with _evidence(path) as evidence:
-                for records in executor.map(_describe_batch, _batches(evidence, path)):
+                for records in executor.map(_describe_batch, _batches(evidence, path, ela)):
                     for record in _records(records):
                         click.echo(json.dumps(record, ensure_ascii=False, sort_keys=True) if as_json else _text(record))
     finally:
@@ -64,6 +68,7 @@ class _Batch:
     spec: EvidenceSpec
     root: str
     items: tuple[EvidenceFile | Problem, ...]
+    ela: str | None = None
 
 
 def _evidence(path: str) -> Evidence:
@@ -90,7 +95,7 @@ class _SingleFile(LogicalEvidence):
         yield EvidenceFile("/" + self.only, stat.st_size, locator=self.only)
 
 
-def _batches(evidence: Evidence, root: str, size: int = 16) -> Iterator[_Batch]:
+def _batches(evidence: Evidence, root: str, ela: str | None, size: int = 16) -> Iterator[_Batch]:
     """Units of work for the executor, in walk order; a folder's path is shown as given."""
     shown_root = root if evidence.format == "logical" and not isinstance(evidence, _SingleFile) else (
         str(Path(root).parent) if isinstance(evidence, _SingleFile) else root)
@@ -98,10 +103,10 @@ def _batches(evidence: Evidence, root: str, size: int = 16) -> Iterator[_Batch]:
     for item in evidence.walk():
         items.append(item)
         if len(items) >= size:
-            yield _Batch(evidence.spec, shown_root, tuple(items))
+            yield _Batch(evidence.spec, shown_root, tuple(items), ela)
             items = []
     if items:
-        yield _Batch(evidence.spec, shown_root, tuple(items))
+        yield _Batch(evidence.spec, shown_root, tuple(items), ela)
 
 
 def _records(result: list[dict[str, Any]] | UnitCrashed) -> list[dict[str, Any]]:
@@ -127,8 +132,20 @@ def _describe_batch(batch: _Batch) -> list[dict[str, Any]]:
         except EvidenceError as e:
             records.append(_empty(shown, str(e)))
             continue
-        records.append(describe(plugins, shown, item, data))
+        record = describe(plugins, shown, item, data)
+        if batch.ela and record["mime"] == "image/jpeg":
+            _add_ela(record, data, shown, Path(batch.ela))
+        records.append(record)
     return records
+
+
+def _add_ela(record: dict[str, Any], data: Buffer, shown: str, outdir: Path) -> None:
+    from dftk_plugins.ela import write_ela
+
+    try:
+        record["ela"] = str(write_ela(data, shown, outdir))
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        record["problems"].append(f"ela: {type(e).__name__}: {e}")
 
 
 def _shown(batch: _Batch, item: EvidenceFile | Problem) -> str:

@@ -47,3 +47,29 @@ def test_meta_output_is_the_same_for_any_worker_count() -> None:
     two = dftk_process("meta", folder, "--json", "--workers", "2")
     assert one.returncode == two.returncode == 0
     assert one.stdout == two.stdout and one.stdout.count("\n") > 50
+
+
+def test_ela_picture_shows_a_pasted_region(tmp_path: Path) -> None:
+    import io
+    import random
+
+    from PIL import Image, ImageStat
+
+    rng = random.Random(7)
+    base = Image.new("RGB", (256, 256))
+    base.putdata([(x, y, (x + y) // 2) for y in range(256) for x in range(256)])
+    buffer = io.BytesIO()
+    base.save(buffer, "JPEG", quality=70)
+    edited = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    patch = Image.new("RGB", (64, 64))
+    patch.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(64 * 64)])
+    edited.paste(patch, (96, 96))
+    (tmp_path / "photos").mkdir()
+    edited.save(tmp_path / "photos" / "edited.jpg", "JPEG", quality=95)
+    result = dftk_process("meta", tmp_path / "photos", "--json", "--ela", tmp_path / "ela")
+    record = json.loads(result.stdout.splitlines()[0])
+    with Image.open(record["ela"]) as ela:
+        assert ela.size == (256, 256)
+        inside = ImageStat.Stat(ela.crop((104, 104, 152, 152))).mean
+        outside = ImageStat.Stat(ela.crop((8, 8, 56, 56))).mean
+    assert sum(inside) > 2 * sum(outside)
