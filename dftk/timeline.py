@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -80,22 +80,61 @@ def body_line(row: dict[str, Any]) -> str:
     return "|".join(str(row[f]) for f in BODY_FIELDS)
 
 
-def events(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """One event per distinct time of each row, with mactime's flags, sorted by time (on disk, not RAM)."""
+def events(rows: Iterator[dict[str, Any]], dated: Iterable[dict[str, Any]] = ()) -> Iterator[dict[str, Any]]:
+    """One event per distinct time of each row, with mactime's flags, plus the times other plugins found
+    (``dated``), sorted by time together (on disk, not in RAM)."""
     with tempfile.TemporaryDirectory(prefix="dftk-timeline-") as tmp:
         db = sqlite3.connect(Path(tmp) / "events.sqlite")
-        db.execute("CREATE TABLE e (t INTEGER, name TEXT, macb TEXT, row TEXT)")
+        db.execute("CREATE TABLE e (t REAL, name TEXT, macb TEXT, event TEXT)")
         for row in rows:
-            flags: dict[int, str] = {}
-            for letter, key in zip("macb", ("mtime", "atime", "ctime", "crtime"), strict=True):
-                if row[key]:
-                    flags[row[key]] = flags.get(row[key], "") + letter
-            for t, letters in flags.items():
-                macb = "".join(c if c in letters else "." for c in "macb")
-                db.execute("INSERT INTO e VALUES (?, ?, ?, ?)", (t, row["name"], macb, json.dumps(row)))
-        for t, name, macb, raw in db.execute("SELECT t, name, macb, row FROM e ORDER BY t, name, macb"):
-            row = json.loads(raw)
-            yield {"time": datetime.fromtimestamp(t, tz=UTC).isoformat(), "macb": macb, "path": name,
-                   "inode": row["inode"], "size": row["size"], "mode": row["mode"], "deleted": row["deleted"],
-                   "volume_index": row["volume_index"], "fs_type": row["fs_type"], "source": row["source"]}
+            for event in _fs_events(row):
+                db.execute("INSERT INTO e VALUES (?, ?, ?, ?)", (event.pop("t"), row["name"], event["macb"],
+                                                                 json.dumps(event)))
+        for event in dated:
+            db.execute("INSERT INTO e VALUES (?, ?, ?, ?)", (event.pop("t"), event["path"], event["macb"],
+                                                             json.dumps(event)))
+        for (raw,) in db.execute("SELECT event FROM e ORDER BY t, name, macb"):
+            yield json.loads(raw)
         db.close()
+
+
+def _fs_events(row: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    flags: dict[int, str] = {}
+    for letter, key in zip("macb", ("mtime", "atime", "ctime", "crtime"), strict=True):
+        if row[key]:
+            flags[row[key]] = flags.get(row[key], "") + letter
+    for t, letters in flags.items():
+        yield {"t": t, "time": datetime.fromtimestamp(t, tz=UTC).isoformat(),
+               "macb": "".join(c if c in letters else "." for c in "macb"), "path": row["name"],
+               "inode": row["inode"], "size": row["size"], "mode": row["mode"], "deleted": row["deleted"],
+               "volume_index": row["volume_index"], "fs_type": row["fs_type"], "source": row["source"]}
+
+
+# Times that plugins record inside files (EXIF, documents, audio), by field name.
+EMBEDDED_TIMES = ("datetime_original", "datetime_digitized", "datetime_modified", "created", "modified", "date")
+
+
+def finding_events(findings: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Events from the times plugins found inside files. A time recorded without an offset is local time
+    of an unknown zone: it is sorted as if it were UTC and marked so."""
+    for finding in findings:
+        for key in EMBEDDED_TIMES:
+            value = finding["data"].get(key)
+            moment = _parse(value)
+            if moment is None:
+                continue
+            yield {"t": moment.timestamp() if moment.tzinfo else moment.replace(tzinfo=UTC).timestamp(),
+                   "time": moment.astimezone(UTC).isoformat() if moment.tzinfo else str(value),
+                   "timezone": "UTC" if moment.tzinfo else "unknown (as recorded, no offset)",
+                   "macb": "....", "path": finding["subject"], "inode": None, "size": None, "mode": None,
+                   "deleted": None, "volume_index": None, "fs_type": None,
+                   "source": f"{finding['kind']}:{key}"}
+
+
+def _parse(value: Any) -> datetime | None:
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

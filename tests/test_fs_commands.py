@@ -178,3 +178,18 @@ def test_dfxml_lists_the_same_files_as_fiwalk(tmp_path: Path) -> None:
         return found
 
     assert files(ours) and files(ours) == files(theirs)
+
+
+def test_timeline_merges_times_found_inside_files(tmp_path: Path) -> None:
+    mke2fs = require_tool("mke2fs")
+    source = tmp_path / "src"
+    source.mkdir()
+    shutil.copy(shared_data("exif-py/jpg/Canon_40D.jpg"), source / "photo.jpg")
+    image = tmp_path / "disk.img"
+    subprocess.run([mke2fs, "-q", "-t", "ext2", "-d", str(source), str(image), "1024"], check=True)
+    assert dftk("run", image, "--case", tmp_path / "case", "--plugin", "image").exit_code == 0
+    out = dftk_process("timeline", image, "--format", "jsonl", "--case", tmp_path / "case").stdout
+    events = [json.loads(line) for line in out.splitlines()]
+    embedded = [e for e in events if e["source"] == "media/image:datetime_original"]
+    assert embedded and embedded[0]["path"] == "/photo.jpg" and embedded[0]["time"].startswith("2008-05-30T15:56:01")
+    assert events.index(embedded[0]) < next(i for i, e in enumerate(events) if e["source"] == "fs")

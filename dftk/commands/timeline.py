@@ -5,17 +5,35 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import click
 
+from dftk.case import CaseStore
 from dftk.commands.evidence import FORMAT_DECLS, FORMAT_KW
 from dftk.commands.fs import _rows, report_problems
 from dftk.evidence import open_evidence
 from dftk.plugin import Problem
-from dftk.timeline import body_line, body_rows, events
+from dftk.report import model
+from dftk.timeline import body_line, body_rows, events, finding_events
 from dftk.volumes import per_volume, volumes
 
-_COLUMNS = ("time", "macb", "path", "inode", "size", "mode", "deleted", "volume_index", "fs_type", "source")
+_COLUMNS = ("time", "macb", "path", "inode", "size", "mode", "deleted", "volume_index", "fs_type", "source",
+            "timezone")
+
+
+def _dated(case_dir: str | None, evidence_path: str) -> Iterator[dict[str, Any]]:
+    """The times this evidence's findings carry in the case (other evidence items are left out)."""
+    if not case_dir:
+        return
+    store = CaseStore.open(case_dir, create=False)
+    try:
+        row = store.db.execute("SELECT id FROM evidence WHERE path = ?", (evidence_path,)).fetchone()
+        if row is not None:
+            yield from finding_events(f for f in model.findings(store) if f["evidence_id"] == row[0])
+    finally:
+        store.close()
 
 
 @click.command()
@@ -23,17 +41,21 @@ _COLUMNS = ("time", "macb", "path", "inode", "size", "mode", "deleted", "volume_
 @click.option(*FORMAT_DECLS, **FORMAT_KW)
 @click.option("--format", "output", type=click.Choice(["bodyfile", "csv", "jsonl"]), default="bodyfile",
               show_default=True, help="bodyfile (TSK 3 format, for mactime), or events sorted by time in UTC.")
-def timeline(evidence: str, fmt: str, output: str) -> None:
+@click.option("--case", "case_dir", metavar="DIR",
+              help="Also the times plugins found inside files (EXIF, documents, audio) in this case (csv, jsonl).")
+def timeline(evidence: str, fmt: str, output: str, case_dir: str | None) -> None:
     """Print the timeline of every file system: modified, accessed, changed and born times.
 
     The bodyfile is what `fls -r -m /` writes (NTFS $FILE_NAME times included) and feeds TSK's mactime.
     csv and jsonl give one event per distinct time with mactime's flags (m=modified, a=accessed,
-    c=changed, b=born), sorted by time, ISO 8601 UTC.
+    c=changed, b=born), sorted by time, ISO 8601 UTC; with --case, the embedded times the case's plugins
+    found (EXIF dates, document created/modified) are merged in, each marked with its source.
 
     \b
     Example:
       dftk timeline disk.E01 > disk.body && mactime -b disk.body -z UTC
       dftk timeline disk.E01 --format csv > timeline.csv
+      dftk timeline disk.E01 --format jsonl --case cases/2026-001
     """
     problems: list[Problem] = []
     with open_evidence(evidence, fmt) as ev:
@@ -43,11 +65,11 @@ def timeline(evidence: str, fmt: str, output: str) -> None:
             for row in rows:
                 click.echo(body_line(row))
         elif output == "jsonl":
-            for event in events(rows):
+            for event in events(rows, _dated(case_dir, ev.path)):
                 click.echo(json.dumps(event, ensure_ascii=False))
         else:
-            writer = csv.DictWriter(sys.stdout, fieldnames=_COLUMNS, lineterminator="\n")
+            writer = csv.DictWriter(sys.stdout, fieldnames=_COLUMNS, lineterminator="\n", extrasaction="ignore")
             writer.writeheader()
-            for event in events(rows):
+            for event in events(rows, _dated(case_dir, ev.path)):
                 writer.writerow(event)
     report_problems(problems)
