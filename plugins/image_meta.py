@@ -13,6 +13,7 @@ import struct
 import warnings
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, ClassVar
 
 import exifread
@@ -330,6 +331,7 @@ def _naive(value: str) -> datetime | None:
         return None
 
 
+@cache
 def ijg_table(base: tuple[int, ...], quality: int) -> list[int]:
     """The libjpeg (IJG) table for a quality from 1 to 100, as cjpeg and most software compute it."""
     scale = 5000 // quality if quality < 50 else 200 - 2 * quality
