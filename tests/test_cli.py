@@ -12,7 +12,7 @@ from helpers import dftk, dftk_process
 
 COMMANDS = [["run"], ["plugins"], ["case", "log"], ["case", "findings"], ["case", "problems"],
             ["evidence", "info"], ["scan"],
-            ["hash"], ["acquire"], ["meta"]]
+            ["hash"], ["acquire"], ["meta"], ["carve"]]
 
 
 def test_version() -> None:

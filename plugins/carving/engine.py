@@ -1,0 +1,214 @@
+"""The carving engine: candidate headers found with YARA over the byte space read once in overlapping
+chunks, each validated where it was found; work split in byte ranges whose results are merged by offset.
+
+The byte space is the whole evidence (``scope="all"``) or its unallocated runs laid end to end
+(``scope="unallocated"``); fragments are mapped back to image offsets. Every candidate is validated on
+its own from the bytes (never from what a neighbour found), and the merge applies the same nesting rules
+to every result, so the output does not depend on how the range was split over workers.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import yara
+
+from dftk.evidence import Evidence, EvidenceSpec, reopen
+from dftk_plugins.carving.formats import BY_NAME, FORMATS, Format, rules_source
+from dftk_plugins.carving.fragments import reassemble
+from dftk_plugins.carving.model import Verdict, View
+
+CHUNK = 8 << 20
+OVERLAP = 64
+BLOCK = 1 << 20
+UNIT = 64 << 20
+_RULES: dict[tuple[str, ...], yara.Rules] = {}
+
+
+class Space:
+    """The carved byte space over runs ``(image_offset, length)`` of the evidence, with a small block cache."""
+
+    def __init__(self, evidence: Evidence, runs: tuple[tuple[int, int], ...]) -> None:
+        self.evidence = evidence
+        self.runs = runs
+        self.starts: list[int] = []
+        total = 0
+        for _, length in runs:
+            self.starts.append(total)
+            total += length
+        self.size = total
+        self.cache: OrderedDict[int, bytes] = OrderedDict()
+
+    def read(self, offset: int, length: int) -> bytes:
+        length = max(0, min(length, self.size - offset))
+        parts = []
+        while length > 0:
+            block = self._block(offset // BLOCK)
+            piece = block[offset % BLOCK:offset % BLOCK + length]
+            if not piece:
+                break
+            parts.append(piece)
+            offset += len(piece)
+            length -= len(piece)
+        return b"".join(parts)
+
+    def _block(self, index: int) -> bytes:
+        if index in self.cache:
+            self.cache.move_to_end(index)
+            return self.cache[index]
+        data = b"".join(self.evidence.read(at, n) for at, n in self.image_runs(index * BLOCK, BLOCK))
+        self.cache[index] = data
+        if len(self.cache) > 48:
+            self.cache.popitem(last=False)
+        return data
+
+    def image_runs(self, offset: int, length: int) -> list[tuple[int, int]]:
+        """The image byte runs that hold ``[offset, offset + length)`` of this space."""
+        runs: list[tuple[int, int]] = []
+        i = bisect.bisect_right(self.starts, offset) - 1
+        while length > 0 and 0 <= i < len(self.runs):
+            image, size = self.runs[i]
+            inside = offset - self.starts[i]
+            n = min(length, size - inside)
+            if runs and runs[-1][0] + runs[-1][1] == image + inside:
+                runs[-1] = (runs[-1][0], runs[-1][1] + n)
+            else:
+                runs.append((image + inside, n))
+            offset, length, i = offset + n, length - n, i + 1
+        return runs
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A byte range of the space to carve: candidates that start in ``[start, end)``."""
+
+    spec: EvidenceSpec
+    runs: tuple[tuple[int, int], ...]
+    start: int
+    end: int
+    types: tuple[str, ...]
+    sector: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A validated candidate, in space coordinates."""
+
+    offset: int
+    name: str
+    kind: str
+    fragments: tuple[tuple[int, int], ...]
+    full: bool
+    confidence: float
+
+    @property
+    def end(self) -> int:
+        return max(at + n for at, n in self.fragments)
+
+    def holds(self, offset: int) -> bool:
+        return any(at <= offset < at + n for at, n in self.fragments)
+
+
+def units(evidence: Evidence, runs: tuple[tuple[int, int], ...], types: tuple[str, ...]) -> Iterator[Unit]:
+    """Fixed-size byte ranges over the space (the same for any worker count)."""
+    size = sum(n for _, n in runs)
+    for start in range(0, size, UNIT):
+        yield Unit(evidence.spec, runs, start, min(size, start + UNIT), types, evidence.sector_size)
+
+
+def carve_unit(unit: Unit) -> list[Hit]:
+    """Finds and validates the candidates of one range; a worker process runs this."""
+    space = Space(reopen(unit.spec), unit.runs)
+    formats = tuple(BY_NAME[t] for t in unit.types)
+    hits: list[Hit] = []
+    for offset, fmt in _candidates(space, unit, formats):
+        if any(h.name == fmt.name and not fmt.nests and h.full and h.holds(offset) for h in hits[-64:]):
+            continue  # the same merge rule drops it; skipping here only saves the work
+        hit = _validate(space, offset, fmt, unit.sector)
+        if hit is not None:
+            hits.append(hit)
+    return hits
+
+
+def _candidates(space: Space, unit: Unit, formats: tuple[Format, ...]) -> Iterator[tuple[int, Format]]:
+    rules = _compiled(formats)
+    order = {f.name: i for i, f in enumerate(formats)}
+    for at in range(unit.start, unit.end, CHUNK):
+        data = space.read(at, min(CHUNK, unit.end - at) + OVERLAP)
+        found: set[tuple[int, int]] = set()
+        for match in rules.match(data=data):
+            for string in match.strings:
+                for instance in string.instances:
+                    if instance.offset < CHUNK and at + instance.offset < unit.end:
+                        found.add((at + instance.offset, order[match.rule]))
+        for offset, index in sorted(found):
+            yield offset, formats[index]
+
+
+def _compiled(formats: tuple[Format, ...]) -> yara.Rules:
+    key = tuple(f.name for f in formats)
+    if key not in _RULES:
+        _RULES[key] = yara.compile(source=rules_source(formats))
+    return _RULES[key]
+
+
+def _validate(space: Space, offset: int, fmt: Format, sector: int) -> Hit | None:
+    view = View(space, offset, fmt.max_size)
+    try:
+        verdict = fmt.validate(view)
+        if verdict is not None and not verdict.full and fmt.gaps:
+            verdict = reassemble(fmt.name, fmt.validate, view, verdict, sector) or verdict
+    except (struct.error, ValueError, IndexError, OverflowError, zlib.error, RecursionError):
+        return None  # bytes no validator could make sense of: not a file of this type
+    if verdict is None or verdict.length <= 0:
+        return None
+    return _hit(view, offset, fmt, verdict)
+
+
+def _hit(view: View, offset: int, fmt: Format, verdict: Verdict) -> Hit:
+    fragments = verdict.fragments or ((offset, verdict.length),)
+    kind = fmt.kind(view, verdict.length) if fmt.kind is not None else fmt.name
+    return Hit(offset, fmt.name, kind, fragments, verdict.full, verdict.confidence)
+
+
+def merge(results: Iterator[list[Hit]]) -> Iterator[tuple[Hit, Hit | None]]:
+    """Hits of all units in offset order with their container (None: top level); nested duplicates and
+    partial hits inside other files dropped; a partial top-level hit cut where the next file starts."""
+    containers: list[Hit] = []
+    pending: Hit | None = None
+    for batch in results:
+        for hit in batch:
+            containers = [c for c in containers if c.end > hit.offset]
+            holders = [c for c in containers if c.holds(hit.offset)]
+            if holders:
+                parent = holders[-1]
+                same = any(c.name == hit.name for c in holders) and not BY_NAME[hit.name].nests
+                if hit.full and not same:
+                    containers.append(hit)
+                    yield hit, parent
+                continue
+            if pending is not None:
+                yield _cut(pending, hit.offset), None
+                pending = None
+            if hit.full:
+                containers.append(hit)
+                yield hit, None
+            else:
+                pending = hit
+    if pending is not None:
+        yield pending, None
+
+
+def _cut(hit: Hit, at: int) -> Hit:
+    if hit.end <= at:
+        return hit
+    fragments = tuple((s, min(n, at - s)) for s, n in hit.fragments if s < at)
+    return Hit(hit.offset, hit.name, hit.kind, fragments, hit.full, hit.confidence)
+
+
+__all__ = ["FORMATS", "Hit", "Space", "Unit", "carve_unit", "merge", "units"]

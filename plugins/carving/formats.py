@@ -1,0 +1,67 @@
+"""Every carved type, declared once: signatures (YARA hex strings), validator, maximum size, extension.
+
+Adding a type is one validator function and one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dftk_plugins.carving import documents, images, media
+from dftk_plugins.carving.model import Validator, View
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """One carved type.
+
+    Attributes:
+        name: the type (``--types`` name, output folder, manifest ``type``) unless ``kind`` refines it.
+        signatures: YARA hex strings found at the start of the file.
+        validate: the structure-validating validator.
+        max_size: bytes a validator may look at; a file is never carved longer.
+        ext: the output file's extension.
+        nests: files of the same type inside one are reported (as embedded): JPEG thumbnails.
+        kind: refines the type from the validated bytes (docx for a ZIP, wav for a RIFF).
+        gaps: bifragment gap carving applies when the validator fails part-way.
+    """
+
+    name: str
+    signatures: tuple[str, ...]
+    validate: Validator
+    max_size: int
+    ext: str
+    nests: bool = False
+    kind: Callable[[View, int], str] | None = None
+    gaps: bool = False
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("jpeg", ("FF D8 FF (C0|C4|DB|DD|E0|E1|E2|E3|E8|ED|EE|FE)",), images.jpeg, 64 * MiB, "jpg", nests=True),
+    Format("png", ("89 50 4E 47 0D 0A 1A 0A",), images.png, 256 * MiB, "png", gaps=True),
+    Format("gif", ("47 49 46 38 (37|39) 61",), images.gif, 64 * MiB, "gif"),
+    Format("bmp", ("42 4D ?? ?? ?? ?? 00 00 00 00",), images.bmp, 256 * MiB, "bmp"),
+    Format("pdf", ("25 50 44 46 2D 31 2E",), documents.pdf, 512 * MiB, "pdf"),
+    Format("zip", ("50 4B 03 04",), documents.zip_archive, 1024 * MiB, "zip", kind=documents.zip_kind),
+    Format("ole2", ("D0 CF 11 E0 A1 B1 1A E1",), documents.ole2, 512 * MiB, "ole"),
+    Format("sqlite", ("53 51 4C 69 74 65 20 66 6F 72 6D 61 74 20 33 00",), documents.sqlite, 1024 * MiB, "sqlite"),
+    Format("riff", ("52 49 46 46 ?? ?? ?? ?? (57 41 56 45|41 56 49 20|57 45 42 50)",), media.riff, 1024 * MiB,
+           "riff", kind=media.riff_kind),
+    Format("pe", ("4D 5A",), media.pe, 256 * MiB, "exe"),
+)
+BY_NAME = {f.name: f for f in FORMATS}
+EXTENSIONS = {"jpeg": "jpg", "docx": "docx", "xlsx": "xlsx", "pptx": "pptx", "odt": "odt", "ods": "ods",
+              "odp": "odp", "jar": "jar", "wav": "wav", "avi": "avi", "webp": "webp"}
+TYPE_NAMES = tuple(f.name for f in FORMATS)
+
+
+def rules_source(formats: tuple[Format, ...]) -> str:
+    """YARA rules with one rule per format (its name), one string per signature."""
+    rules = []
+    for fmt in formats:
+        strings = "\n".join(f"    $s{i} = {{ {sig} }}" for i, sig in enumerate(fmt.signatures))
+        rules.append(f"rule {fmt.name} {{\n  strings:\n{strings}\n  condition:\n    any of them\n}}")
+    return "\n".join(rules)

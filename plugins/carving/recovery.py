@@ -1,0 +1,120 @@
+"""Carving an evidence item end to end: the byte space for the scope, units over workers, merged results
+mapped to image offsets, and the carved bytes read, hashed and (for the command) written out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dftk.evidence import Evidence
+from dftk.executors import InProcessExecutor, UnitCrashed, make_executor
+from dftk.plugin import Problem
+from dftk.scanning import unallocated_map
+from dftk_plugins.carving.engine import Hit, Space, carve_unit, merge, units
+from dftk_plugins.carving.formats import EXTENSIONS, TYPE_NAMES
+
+READ = 4 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Carved:
+    """One recovered file as the manifest describes it (``path`` relative to the output folder)."""
+
+    row: dict[str, Any]
+    runs: tuple[tuple[int, int], ...]
+
+
+def parse_types(value: str | None) -> tuple[str, ...]:
+    """The carved types named in a comma-separated list (all when empty); ValueError for an unknown one."""
+    if not value:
+        return tuple(TYPE_NAMES)
+    names = tuple(dict.fromkeys(v.strip().lower() for v in value.split(",") if v.strip()))
+    unknown = [n for n in names if n not in TYPE_NAMES]
+    if unknown:
+        raise ValueError(f"unknown type(s) {', '.join(unknown)}; known: {', '.join(TYPE_NAMES)}")
+    return tuple(n for n in TYPE_NAMES if n in names)
+
+
+def space_runs(evidence: Evidence, scope: str) -> tuple[tuple[tuple[int, int], ...], list[Problem]]:
+    """The image runs carved for the scope: the whole media, or each volume's unallocated space."""
+    if scope == "all":
+        return ((0, evidence.size),), []
+    found, problems = unallocated_map(evidence)
+    runs = tuple((s, min(e, evidence.size) - s) for s, e in zip(found.starts, found.ends, strict=True)
+                 if s < evidence.size)
+    if not runs and not problems:
+        problems.append(Problem("evidence", "no unallocated space found (no file system TSK can open?)"))
+    return runs, problems
+
+
+def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", workers: int = 1,
+          outdir: Path | None = None) -> Iterator[Carved | Problem]:
+    """Carves the evidence; with ``outdir`` writes each file to ``outdir/<type>/<offset>.<ext>``."""
+    runs, problems = space_runs(evidence, scope)
+    yield from problems
+    if not runs:
+        return
+    space = Space(evidence, runs)
+    executor = InProcessExecutor() if workers <= 1 or evidence.format == "bytes" else make_executor(workers)
+    paths: dict[int, str] = {}
+
+    def results() -> Iterator[list[Hit]]:
+        for result in executor.map(carve_unit, units(evidence, runs, types)):
+            if isinstance(result, UnitCrashed):
+                unit = result.unit
+                problems.append(Problem(f"offset:{getattr(unit, 'start', 0):#x}",
+                                        f"range not carved: {result.reason}"))
+                continue
+            yield result
+
+    try:
+        for hit, parent in merge(results()):
+            carved = _recover(evidence, space, hit, paths.get(id(parent)) if parent else None, outdir)
+            paths[id(hit)] = carved.row["path"]
+            yield carved
+            yield from problems
+            problems.clear()
+    finally:
+        executor.close()
+    yield from problems
+
+
+def _recover(evidence: Evidence, space: Space, hit: Hit, parent: str | None, outdir: Path | None) -> Carved:
+    runs = tuple(r for at, n in hit.fragments for r in space.image_runs(at, n))
+    ext = EXTENSIONS.get(hit.kind, hit.kind if hit.kind != hit.name else _ext(hit.name))
+    path = f"{hit.kind}/{runs[0][0]}.{ext}"
+    digest, size = hashlib.sha256(), 0
+    out = None
+    if outdir is not None:
+        (outdir / hit.kind).mkdir(parents=True, exist_ok=True)
+        out = (outdir / path).open("wb")
+    try:
+        for at, n in runs:
+            for _, data in evidence.chunks(READ, at, at + n):
+                digest.update(data)
+                size += len(data)
+                if out is not None:
+                    out.write(data)
+    finally:
+        if out is not None:
+            out.close()
+    row = {"path": path, "type": hit.kind, "offset": runs[0][0], "fragments": [list(r) for r in runs],
+           "size": size, "sha256": digest.hexdigest(), "validation": "full" if hit.full else "partial",
+           "confidence": round(hit.confidence, 3), "embedded_in": parent}
+    return Carved(row, runs)
+
+
+def _ext(name: str) -> str:
+    from dftk_plugins.carving.formats import BY_NAME
+
+    ext: str = BY_NAME[name].ext
+    return ext
+
+
+def manifest_line(carved: Carved) -> str:
+    """The manifest.jsonl line of a carved file."""
+    return json.dumps(carved.row, sort_keys=True)

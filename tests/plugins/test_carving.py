@@ -1,0 +1,205 @@
+"""Carving: each type spliced into random filler is recovered byte-exact, a truncated one is partial,
+random data yields nothing; fragments, embedded files, worker independence, unallocated scope, hostile input."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import sqlite3
+import struct
+import wave
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from dftk.evidence import Evidence
+from dftk_plugins.carving import CarvingPlugin
+from dftk_plugins.carving.recovery import Carved, carve, parse_types
+from helpers import dftk, shared_data
+
+SECTOR = 512
+
+
+def filler(n: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+def splice(files: list[bytes], seed: int = 1, gap: int = 8) -> tuple[bytes, list[int]]:
+    """Files at sector offsets between random filler; returns the media and each file's offset."""
+    rng = random.Random(seed)
+    media, offsets = bytearray(filler(SECTOR * 4, seed)), []
+    for data in files:
+        offsets.append(len(media))
+        media += data + rng.randbytes(-len(data) % SECTOR) + rng.randbytes(SECTOR * rng.randint(1, gap))
+    return bytes(media), offsets
+
+
+def carved(media: bytes, types: str | None = None, **kw: object) -> list[dict[str, object]]:
+    return [c.row for c in carve(Evidence.from_bytes(media), parse_types(types), **kw)  # type: ignore[arg-type]
+            if isinstance(c, Carved)]
+
+
+def image(fmt: str, size: tuple[int, int] = (64, 48), **kw: object) -> bytes:
+    rng = random.Random(fmt)
+    img = Image.frombytes("RGB", size, bytes(rng.randrange(256) for _ in range(size[0] * size[1] * 3)))
+    out = io.BytesIO()
+    img.save(out, fmt, **kw)
+    return out.getvalue()
+
+
+def sqlite_db(tmp: Path) -> bytes:
+    path = tmp / "t.db"
+    with sqlite3.connect(path) as db:
+        db.execute("create table t(x)")
+        db.executemany("insert into t values (?)", [(os.urandom(100).hex(),) for _ in range(200)])
+    return path.read_bytes()
+
+
+def wav() -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(filler(16000, 3))
+    return out.getvalue()
+
+
+def zipped(entries: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", method) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+MAKERS: dict[str, Callable[[Path], bytes]] = {
+    "jpeg": lambda _: image("JPEG", (120, 90)),
+    "png": lambda _: image("PNG"),
+    "gif": lambda _: image("GIF"),
+    "bmp": lambda _: image("BMP"),
+    "webp": lambda _: image("WEBP"),
+    "pdf": lambda _: shared_data("py-pdf-sample-files/001-trivial/minimal-document.pdf").read_bytes(),
+    "zip": lambda _: zipped({"a.txt": b"hello " * 500, "b.bin": filler(3000, 5)}),
+    "ole2": lambda _: shared_data("oletools/msodde/harmless-clean.doc").read_bytes(),
+    "sqlite": sqlite_db,
+    "wav": lambda _: wav(),
+    "pe": lambda _: shared_data("plaso/test_pe.exe").read_bytes(),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MAKERS))
+def test_spliced_file_is_recovered_byte_exact(kind: str, tmp_path: Path) -> None:
+    data = MAKERS[kind](tmp_path)
+    media, [offset] = splice([data])
+    rows = [r for r in carved(media) if r["embedded_in"] is None]
+    [row] = [r for r in rows if r["offset"] == offset]
+    assert row["sha256"] == hashlib.sha256(data).hexdigest() and row["validation"] == "full"
+    assert row["size"] == len(data) and row["fragments"] == [[offset, len(data)]]
+    assert 0 < float(row["confidence"]) <= 1  # type: ignore[arg-type]
+
+
+# A PE's size comes from its section table alone, a WebP's from its RIFF sizes (and libwebp decodes the
+# random bytes that follow a cut): either, cut and followed by other data, looks whole.
+@pytest.mark.parametrize("kind", sorted(set(MAKERS) - {"pe", "webp"}))
+def test_truncated_file_is_partial(kind: str, tmp_path: Path) -> None:
+    data = MAKERS[kind](tmp_path)
+    media, [offset] = splice([data[:len(data) * 2 // 3]])
+    rows = [r for r in carved(media) if r["offset"] == offset]
+    assert all(r["validation"] == "partial" for r in rows)
+
+
+def test_random_data_yields_nothing() -> None:
+    assert carved(filler(24 << 20, 11)) == []
+
+
+def test_two_fragment_png_is_reassembled() -> None:
+    data = image("PNG", (200, 150))
+    cut = (len(data) // 2) // SECTOR * SECTOR
+    gap = filler(SECTOR * 7, 9)
+    media, [offset] = splice([data[:cut] + gap + data[cut:]])
+    [row] = [r for r in carved(media) if r["offset"] == offset]
+    assert row["sha256"] == hashlib.sha256(data).hexdigest() and row["validation"] == "full"
+    assert row["fragments"] == [[offset, cut], [offset + cut + len(gap), len(data) - cut]]
+
+
+def test_thumbnail_and_stored_jpeg_are_embedded(tmp_path: Path) -> None:
+    camera = shared_data("exif-py/jpg/Canon_40D.jpg").read_bytes()
+    docx = zipped({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w/>",
+                   "word/media/image1.jpeg": image("JPEG")}, zipfile.ZIP_STORED)
+    media, offsets = splice([camera, docx])
+    rows = carved(media)
+    top = {r["offset"]: r for r in rows if r["embedded_in"] is None}
+    assert set(top) == set(offsets) and top[offsets[1]]["type"] == "docx"
+    inner = [r for r in rows if r["embedded_in"] is not None]
+    assert {r["embedded_in"] for r in inner} == {top[o]["path"] for o in offsets}
+    assert all(r["type"] == "jpeg" for r in inner)
+
+
+def test_same_result_for_any_worker_count(tmp_path: Path) -> None:
+    files = [MAKERS[k](tmp_path / k) if k != "sqlite" else b"" for k in sorted(MAKERS) for _ in (0,)
+             if (tmp_path / k).mkdir() is None]
+    media, _ = splice([f for f in files if f] * 3, seed=4)
+    media = media + filler((70 << 20) - len(media), 5)  # two units of 64 MiB
+    image_file = tmp_path / "media.raw"
+    image_file.write_bytes(media)
+    outputs = []
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        result = dftk("carve", image_file, out, "--evidence-format", "raw", "--workers", workers)
+        assert result.exit_code == 0, result.output
+        outputs.append((out / "manifest.jsonl").read_text())
+    assert outputs[0] == outputs[1] and outputs[0].count("\n") >= 20
+    for line in outputs[0].splitlines():
+        row = json.loads(line)
+        assert hashlib.sha256((tmp_path / "out1" / row["path"]).read_bytes()).hexdigest() == row["sha256"]
+
+
+def test_unallocated_scope_maps_offsets_to_the_image(tmp_path: Path) -> None:
+    from dftk.scanning import unallocated_map
+
+    image_path = shared_data("sleuthkit/test/data/image.dd")
+    media = bytearray(image_path.read_bytes())
+    with Evidence.from_bytes(bytes(media)) as ev:
+        found, _ = unallocated_map(ev)
+    assert found.starts
+    start, end = next((s, e) for s, e in zip(found.starts, found.ends, strict=True) if e - s >= 8192)
+    png = image("PNG", (20, 20))
+    media[start:start + len(png)] = png
+    rows = carved(bytes(media), "png", scope="unallocated")
+    [row] = [r for r in rows if r["offset"] == start]
+    assert row["validation"] == "full" and row["sha256"] == hashlib.sha256(png).hexdigest()
+
+
+def test_plugin_records_findings() -> None:
+    data = image("PNG")
+    media, [offset] = splice([data])
+    [finding] = CarvingPlugin().run(Evidence.from_bytes(media), carving_types="png", carving_scope="all")
+    assert finding.kind == "carve/png" and finding.subject == f"offset:{offset:#x}"  # type: ignore[union-attr]
+
+
+def test_unknown_type_is_a_usage_error(tmp_path: Path) -> None:
+    result = dftk("carve", tmp_path / "x", tmp_path / "out", "--types", "jpeg,nope")
+    assert result.exit_code == 2 and "nope" in result.output
+
+
+def test_hostile_files_do_not_crash() -> None:
+    folders = [shared_data("exif-py/jpg/tests"), shared_data("tinytag")]
+    files = sorted(p for folder in folders for p in folder.rglob("*") if p.is_file() and p.stat().st_size < 4 << 20)
+    for start in range(0, len(files), 40):
+        media, _ = splice([p.read_bytes() for p in files[start:start + 40]], seed=start)
+        carved(media)
+
+
+def test_truncated_headers_of_every_type_do_not_crash(tmp_path: Path) -> None:
+    for _, make in sorted(MAKERS.items()):
+        data = make(tmp_path)
+        for n in (4, 16, 40, 100, 600):
+            carved(data[:n] + bytes(64))
+            carved(data[:n] + struct.pack("<I", 0xFFFFFFFF) * 200)
