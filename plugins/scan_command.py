@@ -23,6 +23,7 @@ from dftk.commands.evidence import FORMAT_DECLS, FORMAT_KW
 from dftk.errors import INCOMPLETE, DftkError, NotApplicable
 from dftk.evidence import Evidence, open_evidence
 from dftk.executors import Executor, UnitCrashed, make_executor
+from dftk.files import EvidenceFile
 from dftk.mediascope import run_media_pass
 from dftk.plugin import Finding, LoadedPlugin, Problem, Record
 from dftk.pluginstate import PluginState
@@ -41,6 +42,7 @@ Without --case nothing is recorded; with --case the scan is recorded like `dftk 
 Example:
   dftk scan disk.E01 --rules rules/ --json
   dftk scan ./seized-files --rules malware.yar --rules office.yar --indicators --case cases/2026-001
+  dftk carve disk.E01 carved/ && dftk scan disk.E01 --rules rules/ --carved carved/ --json
 """
 
 
@@ -67,12 +69,14 @@ def _options(rules: tuple[str, ...], allow_include: bool, timeout: int, max_size
 @click.option("--raw/--no-raw", default=True, show_default=True, help="Also scan the raw media with image offsets.")
 @click.option("--indicators", is_flag=True, help="Also look for indicators (e-mail, URL, phone, card, ID, ...).")
 @click.option("--case", "case_dir", metavar="DIR", help="Record the scan in this case folder, as `dftk run` does.")
+@click.option("--carved", "carved_dir", metavar="DIR", type=click.Path(exists=True, file_okay=False),
+              help="Also scan the files `dftk carve` recovered into DIR; matches get image offsets (manifest).")
 @click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True,
               help="Parallel file scans (threads for a folder of files, processes for an image).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per match (and per problem on stderr).")
 def scan(evidence: str, fmt: str, rules: tuple[str, ...], allow_include: bool, timeout: int, max_size: int,
-         max_strings: int, raw: bool, indicators: bool, case_dir: str | None, workers: int,
+         max_strings: int, raw: bool, indicators: bool, case_dir: str | None, carved_dir: str | None, workers: int,
          progress: bool | None, as_json: bool) -> None:
     # This command belongs to the scanning plugins' package, so it uses them directly instead of loading
     # every installed plugin through discovery (a fifth of a second per scan).
@@ -95,7 +99,48 @@ def scan(evidence: str, fmt: str, rules: tuple[str, ...], allow_include: bool, t
             _recorded(ev, case_dir, chosen, options, executor, progress, printer.take)
         else:
             _screen(ev, chosen, options, executor, progress, printer.take)
+    if carved_dir:
+        printer.take(scan_carved(Path(carved_dir), options["yara"]))
     printer.finish()
+
+
+def scan_carved(folder: Path, options: dict[str, Any]) -> Iterator[Record]:
+    """YARA over the files a carve recovered; each match says which carved file and where in the image."""
+    from dftk_plugins.scanning import YaraPlugin
+
+    manifest = folder / "manifest.jsonl"
+    if not manifest.is_file():
+        yield Problem(str(folder), "no manifest.jsonl here: not the output of `dftk carve`")
+        return
+    plugin = YaraPlugin()
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        path = folder / entry["path"]
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            yield Problem(f"carved:{entry['path']}", f"cannot read the carved file: {e.strerror}")
+            continue
+        carved = EvidenceFile(f"carved:{entry['path']}", len(data), locator=str(path))
+        for record in plugin.analyze(carved, data, **options):
+            if isinstance(record, Finding):
+                record = Finding(record.kind, record.subject, _placed(record.data, entry))
+            yield record
+
+
+def _placed(data: Any, entry: dict[str, Any]) -> dict[str, Any]:
+    """Adds the carved file's identity and each string's image offset (through its fragments)."""
+    strings = [{**s, "image_offset": _image_offset(s["offset"], entry["fragments"])} for s in data["strings"]]
+    return {**data, "strings": strings, "scope": "carved", "carved": {
+        "path": entry["path"], "type": entry["type"], "offset": entry["offset"], "sha256": entry["sha256"]}}
+
+
+def _image_offset(offset: int, fragments: list[list[int]]) -> int | None:
+    for start, length in fragments:
+        if offset < length:
+            return start + offset
+        offset -= length
+    return None
 
 
 class _Printer:

@@ -151,3 +151,24 @@ def test_scan_into_a_case_records_like_dftk_run(tmp_path: Path) -> None:
     assert dftk(*args).stdout == first.stdout  # a rerun resumes: nothing new, the same output
     stored = dftk("case", "findings", tmp_path / "c", "--kind", "yara/match", "--json").output.splitlines()
     assert len(stored) == len(first.stdout.splitlines())
+
+
+def test_carved_files_are_scanned_with_image_offsets(tmp_path: Path) -> None:
+    import os
+    import random
+
+    pdf = next(p for p in sorted(shared_data("py-pdf-sample-files").rglob("*.pdf")) if "005" not in p.name)
+    content = pdf.read_bytes()
+    planted = 512 * 1000
+    filler = random.Random(3).randbytes(planted)
+    image = tmp_path / "raw.img"
+    image.write_bytes(filler + content + os.urandom(512 * 200))
+    rules = tmp_path / "r.yar"
+    rules.write_text('rule pdf_header { strings: $h = "%PDF-" condition: $h at 0 }')
+    assert dftk("carve", image, tmp_path / "carved", "--scope", "all", "--evidence-format", "raw").exit_code in (0, 4)
+    result = dftk("scan", image, "--rules", rules, "--carved", tmp_path / "carved", "--no-raw",
+                  "--evidence-format", "raw", "--json")
+    matches = [json.loads(line) for line in result.stdout.splitlines()]
+    carved = [m for m in matches if m.get("scope") == "carved" and m["rule"] == "pdf_header"]
+    assert carved and carved[0]["carved"]["offset"] == planted
+    assert carved[0]["strings"][0]["image_offset"] == planted
