@@ -193,3 +193,14 @@ def test_golden_report_is_byte_identical() -> None:
         GOLDEN.write_bytes(produced)
     assert produced == GOLDEN.read_bytes(), "set DFTK_UPDATE_GOLDEN=1 to accept a deliberate change"
     assert _golden_report(GOLDEN_DIR) == produced
+
+
+def test_report_has_a_histogram_per_indicator_kind(tmp_path: Path) -> None:
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "a.txt").write_text("mail alice@example.com, alice@example.com and bob@example.org\n")
+    (tmp_path / "ev" / "b.txt").write_text("alice@example.com\n")
+    assert dftk("run", tmp_path / "ev", "--case", tmp_path / "case", "--plugin", "indicators").exit_code == 0
+    assert dftk("report", tmp_path / "case", "-o", tmp_path / "out", "--format", "json,html").exit_code == 0
+    summary = json.loads((tmp_path / "out" / "report.json").read_text())["summary"]
+    assert summary["histograms"]["indicator/email"] == [["alice@example.com", 3], ["bob@example.org", 1]]
+    assert "Most frequent values" in (tmp_path / "out" / "report.html").read_text()

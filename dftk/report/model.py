@@ -78,7 +78,22 @@ def summary(store: CaseStore) -> dict[str, Any]:
     kinds = {str(k): int(n) for k, n in store.db.execute(
         "SELECT kind, count(*) FROM findings GROUP BY kind ORDER BY kind")}
     problem_count = int(store.db.execute("SELECT count(*) FROM problems").fetchone()[0])
-    return {"findings": sum(kinds.values()), "findings_by_kind": kinds, "problems": problem_count}
+    return {"findings": sum(kinds.values()), "findings_by_kind": kinds, "problems": problem_count,
+            "histograms": histograms(store)}
+
+
+def histograms(store: CaseStore, top: int = 50) -> dict[str, list[list[Any]]]:
+    """For every finding kind whose data has a ``value`` (indicators: e-mail, phone, card...): the most
+    frequent values with their counts, over files and raw media alike."""
+    result: dict[str, list[list[Any]]] = {}
+    rows = store.db.execute(
+        "SELECT kind, json_extract(data, '$.value') AS value, count(*) AS n FROM findings "
+        "WHERE json_extract(data, '$.value') IS NOT NULL GROUP BY kind, value ORDER BY kind, n DESC, value")
+    for kind, value, count in rows:
+        values = result.setdefault(str(kind), [])
+        if len(values) < top:
+            values.append([value, int(count)])
+    return result
 
 
 def header(store: CaseStore, deterministic: bool) -> dict[str, Any]:
