@@ -19,6 +19,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+_END = object()
 
 
 class Executor(ABC):
@@ -72,26 +73,35 @@ class LocalProcessExecutor(Executor):
     def map(self, fn: Callable[[T], R], units: Iterable[T]) -> Iterator[R | UnitCrashed]:  # type: ignore[override]
         queue: deque[tuple[T, Future[R]]] = deque()
         source = iter(units)
-        for unit in source:
-            queue.append((unit, self._pool.submit(fn, unit)))
-            if len(queue) >= self.workers * 3:
-                break
-        while queue:
+        while True:
+            while len(queue) < self.workers * 3:
+                following = next(source, _END)
+                if following is _END:
+                    break
+                queue.append((following, self._submit(fn, following)))  # type: ignore[arg-type]
+            if not queue:
+                return
             unit, future = queue.popleft()
             try:
-                result: R | UnitCrashed = future.result()
+                yield future.result()
             except BrokenProcessPool:
-                # Every unit in flight fails with the pool: run this one again alone to tell the culprit
-                # from bystanders, then resubmit the others.
-                result = self._alone(fn, unit)
-                queue = deque((u, self._pool.submit(fn, u)) for u, _ in queue)
-            following = next(source, None)
-            if following is not None:
-                queue.append((following, self._pool.submit(fn, following)))
-            yield result
+                # Every unit in flight fails with the pool. Run each of them again alone, in order, so only
+                # the one that really crashes is blamed; then carry on with a fresh pool.
+                pending = [unit, *(u for u, _ in queue)]
+                queue.clear()
+                self._restart()
+                for suspect in pending:
+                    yield self._alone(fn, suspect)
+
+    def _submit(self, fn: Callable[[T], R], unit: T) -> Future[R]:
+        try:
+            return self._pool.submit(fn, unit)
+        except BrokenProcessPool as e:  # the pool broke while units were being handed out
+            failed: Future[R] = Future()
+            failed.set_exception(e)
+            return failed
 
     def _alone(self, fn: Callable[[T], R], unit: T) -> R | UnitCrashed:
-        self._restart()
         try:
             return self._pool.submit(fn, unit).result()
         except BrokenProcessPool as e:
