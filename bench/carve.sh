@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# File carving: `dftk carve` against PhotoRec, foremost and scalpel on the same image, in one run.
+#
+#   bench/carve.sh [SIZE_MIB] [DFTK]        (run from the repository root; defaults 320, .venv/bin/dftk)
+#
+# Builds a SIZE_MIB raw image (bench/carve_truth.py) from real files read in place from
+# ../shared/testdata (exif-py JPEGs, py-pdf PDFs, oletools/plaso Office files, tinytag audio, yara/plaso PE)
+# plus generated ones (Pillow PNG/GIF/BMP/TIFF/WebP, sqlite3 databases, ZIP archives), each at a 512-byte
+# boundary between filler of random bytes, zeros and text; 15% of the files over 64 KiB are split in two
+# fragments with 16-256 KiB of filler between them. The ground truth (type, offsets, size, sha256,
+# fragmented) is kept in the temporary folder as truth.json. Then, page cache warm, it times
+#   dftk carve IMAGE OUT (--workers $WORKERS, default 1: the other tools use one core)
+#   photorec /d OUT/recup_dir /cmd IMAGE partition_none,options,paranoid,search
+#   foremost -i IMAGE -o OUT (default mode, /etc/foremost.conf)
+#   scalpel -c CONF -o OUT IMAGE (CONF: /etc/scalpel/scalpel.conf with every type line uncommented)
+# and prints per tool: recall (planted files some output equals byte for byte), precision (outputs that
+# equal a planted file; dftk: top-level manifest lines only), fragmented files recovered, wall time, and
+# dftk's time / PhotoRec's time; then recall per type, dftk's misses and its outputs that are no planted
+# file. Set KEEP=1 to keep the temporary folder. Not a test.
+set -euo pipefail
+size=${1:-320}
+dftk=${2:-.venv/bin/dftk}
+workers=${WORKERS:-1}
+py=.venv/bin/python
+testdata=../shared/testdata
+here=$(cd "$(dirname "$0")" && pwd)
+for tool in photorec foremost scalpel bc; do
+  command -v $tool >/dev/null || { echo "needs $tool (apt-get install testdisk foremost scalpel bc)"; exit 1; }
+done
+[ -d "$testdata" ] || { echo "needs $testdata (run from the repository root)"; exit 1; }
+[ -x "$py" ] || py=python3
+work=$(mktemp -d)
+if [ "${KEEP:-0}" = 1 ]; then echo "work folder: $work"; else trap 'rm -rf "$work"' EXIT; fi
+
+t0=$(date +%s.%N)
+"$py" "$here/carve_truth.py" build "$work" "$size" "$testdata"
+echo "built in $(echo "$(date +%s.%N) - $t0" | bc -l | xargs printf '%.1f') s"
+image=$work/image.dd
+
+# scalpel: the stock configuration with every type's header/footer line uncommented.
+sed -E 's/^#([[:space:]]*[A-Za-z0-9]+[[:space:]]+[yYnN][[:space:]]+[0-9]+[[:space:]])/\1/' \
+  /etc/scalpel/scalpel.conf | sed -E 's/^([[:space:]]*NONE[[:space:]])/#\1/' > "$work/scalpel.conf"
+echo "scalpel types enabled: $(grep -Ev '^[[:space:]]*(#|$)' "$work/scalpel.conf" | awk '{print $1}' | sort -u | tr '\n' ' ')"
+
+: > "$work/times"
+run() {  # run NAME CMD...: time CMD with a warm page cache, stdout/stderr to $work/NAME.log
+  local name=$1 s e rc=0; shift
+  cat "$image" > /dev/null
+  s=$(date +%s.%N)
+  "$@" > "$work/$name.log" 2>&1 || rc=$?
+  e=$(date +%s.%N)
+  echo "$name $(echo "$e - $s" | bc -l)" >> "$work/times"
+  printf '  %-9s %7.1f s  exit status %s\n' "$name" "$(echo "$e - $s" | bc -l)" "$rc"
+}
+echo "carving (page cache warm):"
+run dftk "$dftk" carve "$image" "$work/out_dftk" --workers "$workers"
+mkdir -p "$work/out_photorec"
+in_work() { (cd "$work" && "$@"); }  # photorec may leave photorec.se2/.log in its working folder
+run photorec in_work photorec /d "$work/out_photorec/recup_dir" /cmd "$image" partition_none,options,paranoid,search
+run foremost foremost -i "$image" -o "$work/out_foremost"
+run scalpel scalpel -c "$work/scalpel.conf" -o "$work/out_scalpel" "$image"
+grep -h 'problem' "$work/dftk.log" | head -5 || true
+
+"$py" "$here/carve_truth.py" score "$work" "$work/times"
