@@ -7,13 +7,16 @@ See docs/metadata.md for the fields, the checks and their limits.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import re
 import struct
 import warnings
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar
 
 import exifread
@@ -364,13 +367,50 @@ def estimate_quality(tables: dict[int, list[int]]) -> dict[str, Any] | None:
     return {"quality_estimate": best, "ijg_standard_tables": exact, "tables": len(tables)}
 
 
+def tables_digest(tables: dict[int, list[int]]) -> str:
+    """A short digest of a JPEG's quantization tables, as the known-table list keys them."""
+    canonical = json.dumps({str(k): list(v) for k, v in sorted(tables.items())}, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+@cache
+def known_cameras() -> dict[str, list[dict[str, str]]]:
+    """Quantization tables seen in camera JPEGs (plugins/data/jpeg_qtables.json, rebuilt by
+    bench/jpeg_qtables.py): digest -> the makes and models that wrote them."""
+    path = Path(__file__).with_name("data") / "jpeg_qtables.json"
+    try:
+        loaded: dict[str, list[dict[str, str]]] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded
+
+
 def _jpeg_quality(meta: ImageMeta) -> Iterator[tuple[str, dict[str, Any]]]:
     found = estimate_quality(meta.quantization)
-    if found:
-        found["table_source"] = ("libjpeg (IJG) scaled tables: usual for software re-encoding, used by some "
-                                 "cameras too" if found["ijg_standard_tables"] else "custom tables (camera "
-                                 "firmware or an editor with its own tables)")
-        yield "image/jpeg-quality", found
+    if not found:
+        return
+    cameras = known_cameras().get(tables_digest(meta.quantization), [])
+    if cameras:
+        found["table_source"] = "the tables of a known camera"
+        found["known_cameras"] = cameras
+    elif found["ijg_standard_tables"]:
+        found["table_source"] = (f"libjpeg (IJG) tables at quality {found['quality_estimate']}: software such as "
+                                 "GIMP, ImageMagick or Pillow, or a camera that uses them")
+    else:
+        found["table_source"] = "custom tables of no camera or editor in dftk's list"
+    model_tables = _tables_of(meta.fields.get("make"), meta.fields.get("model"))
+    if model_tables:  # the camera EXIF names is in the list: do its tables fit? (no: re-saved by software)
+        found["exif_camera_tables_match"] = tables_digest(meta.quantization) in model_tables
+    yield "image/jpeg-quality", found
+
+
+def _tables_of(make: Any, model: Any) -> set[str]:
+    """Digests of the tables the list knows for this make and model."""
+    if not make or not model:
+        return set()
+    wanted = (str(make).strip().lower(), str(model).strip().lower())
+    return {digest for digest, entries in known_cameras().items()
+            if any((e["make"].strip().lower(), e["model"].strip().lower()) == wanted for e in entries)}
 
 
 def _thumbnail_differs(meta: ImageMeta) -> Iterator[tuple[str, dict[str, Any]]]:
