@@ -120,6 +120,9 @@ def read_audio(raw: bytes, kind: type[mutagen.FileType]) -> tuple[dict[str, Any]
         tags |= riff
         tags |= {f"BWF:{k}": v for k, v in bext.items()}
         fields = {**_normalize("RIFF", riff), **tidy(fields), **_bext_fields(bext)}
+        compressed = wav_duration(raw)
+        if compressed is not None:
+            fields["duration_seconds"] = compressed
     return tidy(fields), tags, problems
 
 
@@ -144,7 +147,8 @@ def _stream(audio: mutagen.FileType) -> dict[str, Any]:
     codec = getattr(info, "codec", None) or getattr(info, "codec_name", None)
     if isinstance(audio, MP3):
         codec = f"MPEG-{getattr(info, 'version', 0):g} layer {getattr(info, 'layer', 0)}"
-    return {"duration_seconds": round(length, 3) if isinstance(length, (int, float)) and length > 0 else None,
+    seconds = round(length, 3) if isinstance(length, (int, float)) else 0
+    return {"duration_seconds": seconds if seconds > 0 else None,  # a length that rounds to nothing is unknown
             "bitrate": getattr(info, "bitrate", None) or None,
             "sample_rate": getattr(info, "sample_rate", None) or None,
             "channels": getattr(info, "channels", None) or None,
@@ -207,23 +211,45 @@ def _normalize(family: str, tags: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _chunks(raw: bytes) -> Iterator[tuple[bytes, int, bytes]]:
+    """(id, declared size, body) of each RIFF chunk; the body is cut short where the file is."""
+    offset, end = 12, len(raw)  # tags are often appended after the size the RIFF header declares
+    for _ in range(10_000):  # bounded: a chunk size of 0 repeated cannot loop forever
+        if offset + 8 > end:
+            return
+        chunk, size = struct.unpack_from("<4sI", raw, offset)
+        yield chunk, size, raw[offset + 8 : offset + 8 + size]
+        offset += 8 + size + (size & 1)
+
+
 def riff_chunks(raw: bytes) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """LIST/INFO tags (``RIFF:INAM``...) and the broadcast-wave ``bext`` chunk of a WAV file."""
     info: dict[str, Any] = {}
     bext: dict[str, Any] = {}
-    offset, end = 12, len(raw)  # tags are often appended after the size the RIFF header declares
-    for _ in range(10_000):  # bounded: a chunk size of 0 repeated cannot loop forever
-        if offset + 8 > end:
-            break
-        chunk, size = struct.unpack_from("<4sI", raw, offset)
-        body = raw[offset + 8 : offset + 8 + size]
+    truncated = False
+    for chunk, size, body in _chunks(raw):
+        truncated = truncated or len(body) < size
         if chunk == b"LIST" and body[:4] == b"INFO":
             info |= _info_list(body[4:])
         elif chunk == b"bext":
             bext = _bext(body)
-        offset += 8 + size + (size & 1)
-    problems = [] if offset <= len(raw) + 1 else ["WAV chunk runs past the end of the file (truncated)"]
+    problems = ["WAV chunk runs past the end of the file (truncated)"] if truncated else []
     return info, bext, problems
+
+
+def wav_duration(raw: bytes) -> float | None:
+    """Seconds of a compressed (non-PCM) WAV: the data chunk's size over the byte rate its fmt chunk
+    declares (mutagen counts samples as if PCM, which is wrong for ADPCM, GSM and the like)."""
+    fmt = data_size = None
+    for chunk, size, body in _chunks(raw):
+        if chunk == b"fmt " and len(body) >= 16:
+            fmt = struct.unpack_from("<HHII", body)
+        elif chunk == b"data":
+            data_size = min(size, len(body))
+    if fmt is None or data_size is None or fmt[0] in (1, 3, 0xFFFE) or not fmt[3]:
+        return None  # PCM, float and extensible: mutagen is right
+    seconds = round(data_size / fmt[3], 3)
+    return seconds or None
 
 
 def _info_list(body: bytes) -> dict[str, Any]:

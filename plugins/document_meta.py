@@ -134,7 +134,8 @@ def _pdf_revision(raw: bytes, problems: list[str], newest: bool) -> tuple[dict[s
         problems.append(f"PDF could not be read: {type(e).__name__}: {e}")
         return {}, {}
     tags = {f"PDF:{k.lstrip('/')}": text(v) for k, v in info.items() if text(v)} | xmp
-    fields = {"title": text(info.get("/Title")), "author": text(info.get("/Author")),
+    fields = {"title": first(text(info.get("/Title")), xmp.get("XMP:Title")),
+              "author": first(text(info.get("/Author")), xmp.get("XMP:Creator")),
               "creator_tool": first(text(info.get("/Creator")), xmp.get("XMP:CreatorTool")),
               "producer": first(text(info.get("/Producer")), xmp.get("XMP:Producer")),
               "created": first(pdf_date(info.get("/CreationDate")), iso_time(xmp.get("XMP:CreateDate"))),
