@@ -139,9 +139,6 @@ ALLOWED: tuple[Allowed, ...] = (
             "exiftool stops at the broken ID3 frame size; mutagen reads the title frame"),
     Allowed("tinytag/detect_wav.x", "*", "exiftool does not read the RIFF INFO list of this detection sample"),
     # dftk bugs (plugins/audio_meta.py; not fixed here)
-    Allowed("tinytag/id3v1-latin1.mp3", "*",
-            "dftk bug: an MP3 whose only tag is ID3v1 and whose frames mutagen cannot sync gives nothing at all "
-            "(no fields, no Problem); the ID3v1 title/artist are not read"),
     Allowed("tinytag/id3v1_does_not_overwrite_id3v2.mp3", "*", _TRUNCATED_ID3),
     Allowed("tinytag/UTF16.mp3", "duration_seconds", _TRUNCATED_ID3),
     Allowed("tinytag/invalid_second_streaminfo.flac", "title", _FLAC_REJECTED),

@@ -87,12 +87,13 @@ class AudioMetaPlugin(Plugin):
     def analyze(self, file: EvidenceFile, data: Buffer, **opts: Any) -> Iterator[Record]:
         head = bytes(data[:64])
         kind = audio_kind(head)
-        if kind is None:
+        id3v1 = len(data) >= 128 and bytes(data[-128:-125]) == b"TAG"
+        if kind is None and not id3v1:
             return
         raw = bytes(data)
-        fields, tags, problems = read_audio(raw, kind)
-        if problems and kind is MP3 and not head.startswith(b"ID3") and not fields:
-            return  # a bare frame-sync match on something that is not MPEG audio: not ours
+        fields, tags, problems = read_audio(raw, kind or MP3)  # an ID3v1 tag at the end marks an MP3
+        if problems and not head.startswith(b"ID3") and not (fields or tags):
+            return  # a frame-sync or "TAG" match on something that is not MPEG audio: not ours
         for message in problems:
             yield Problem(file.path, message)
         if fields or tags:
