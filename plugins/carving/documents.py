@@ -29,12 +29,23 @@ def pdf(view: View) -> Verdict | None:
             pos += len(data) - 5
             continue
         end = pos + m.end()
-        after = view.read(end, 64)
-        end += len(after) - len(after.lstrip(b"\r\n"))
-        if not _UPDATE.match(view.read(end, 64)):
-            return _pdf_checked(view, end)
+        if not _closes_a_section(view, end):
+            pos = end  # an "%%EOF" inside a stream (fonts and CMaps carry them) or a linearized file's first one
+            continue
+        after = view.read(end, 4096)
+        following = end + len(after) - len(after.lstrip(b" \t\r\n\0"))
+        if not _UPDATE.match(view.read(following, 64)):
+            after = view.read(end, 64)
+            return _pdf_checked(view, end + len(after) - len(after.lstrip(b"\r\n")))
         pos = end
     return Verdict(end, False, 0.3, end) if end else Verdict(view.size, False, 0.2, 0)
+
+
+def _closes_a_section(view: View, eof_end: int) -> bool:
+    """Whether the "%%EOF" ending at ``eof_end`` follows a real ``startxref N`` (N inside the file)."""
+    tail = view.read(max(0, eof_end - 1024), min(eof_end, 1024))[:-5].rstrip(b"\r\n")
+    m = _STARTXREF.search(tail)
+    return m is not None and 0 < int(m.group(1)) < eof_end
 
 
 def _pdf_checked(view: View, end: int) -> Verdict:

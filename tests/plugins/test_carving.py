@@ -203,3 +203,12 @@ def test_truncated_headers_of_every_type_do_not_crash(tmp_path: Path) -> None:
         for n in (4, 16, 40, 100, 600):
             carved(data[:n] + bytes(64))
             carved(data[:n] + struct.pack("<I", 0xFFFFFFFF) * 200)
+
+
+@pytest.mark.parametrize("name", ["009-pdflatex-geotopo/GeoTopo-komprimiert.pdf",  # linearized: first %%EOF early
+                                  "014-outlines/mistitled_outlines_example.pdf"])  # %%EOF inside a CMap stream
+def test_pdf_ends_at_its_real_last_eof(name: str) -> None:
+    data = shared_data(f"py-pdf-sample-files/{name}").read_bytes()
+    media, [offset] = splice([data])
+    [row] = [r for r in carved(media) if r["offset"] == offset and r["embedded_in"] is None]
+    assert row["size"] == len(data) and row["validation"] == "full"
