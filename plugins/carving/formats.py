@@ -51,10 +51,11 @@ FORMATS: tuple[Format, ...] = (
     Format("riff", ("52 49 46 46 ?? ?? ?? ?? (57 41 56 45|41 56 49 20|57 45 42 50)",), media.riff, 1024 * MiB,
            "riff", kind=media.riff_kind),
     Format("pe", ("4D 5A",), media.pe, 256 * MiB, "exe"),
+    Format("mp3", ("49 44 33 (02|03|04) 00",), media.mp3, 256 * MiB, "mp3"),
 )
 BY_NAME = {f.name: f for f in FORMATS}
 EXTENSIONS = {"jpeg": "jpg", "docx": "docx", "xlsx": "xlsx", "pptx": "pptx", "odt": "odt", "ods": "ods",
-              "odp": "odp", "jar": "jar", "wav": "wav", "avi": "avi", "webp": "webp"}
+              "odp": "odp", "jar": "jar", "wav": "wav", "avi": "avi", "webp": "webp", "mp3": "mp3"}
 TYPE_NAMES = tuple(f.name for f in FORMATS)
 
 

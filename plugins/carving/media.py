@@ -70,3 +70,54 @@ def pe(view: View) -> Verdict | None:
     if end > view.size:
         return Verdict(view.size, False, 0.4, 0)
     return Verdict(end, True, 0.85)
+
+
+_BITRATES = {  # kbit/s by (version is MPEG-1, layer) then index 1..14
+    (True, 1): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 3): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+MIN_FRAMES = 4  # a chain this long does not happen by chance
+
+
+def mpeg_frame_length(header: bytes) -> int | None:
+    """The length of the MPEG audio frame this 4-byte header starts, or None if it is not one."""
+    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+        return None
+    version, layer_bits = (header[1] >> 3) & 3, (header[1] >> 1) & 3
+    index, rate_index, padding = header[2] >> 4, (header[2] >> 2) & 3, (header[2] >> 1) & 1
+    if version == 1 or layer_bits == 0 or index in (0, 15) or rate_index == 3:
+        return None
+    layer = 4 - layer_bits
+    bitrate = _BITRATES[(version == 3, layer)][index - 1] * 1000
+    rate = _RATES[version][rate_index]
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4
+    return (144 if version == 3 or layer == 2 else 72) * bitrate // rate + padding
+
+
+def mp3(view: View) -> Verdict | None:
+    """MP3: an ID3v2 tag, then a chain of MPEG audio frames (each header gives the next frame's place), then
+    an optional ID3v1 tag. Frames carry no checksum here, so a cut file followed by other data can look whole."""
+    head = view.read(0, 10)
+    if len(head) < 10 or head[:3] != b"ID3" or head[3] not in (2, 3, 4) or any(b & 0x80 for b in head[6:10]):
+        return None
+    size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
+    pos = 10 + size + (10 if head[5] & 0x10 else 0)
+    while view.read(pos, 1) == b"\0" and pos < view.size:  # padding some taggers leave after the declared size
+        pos += 1
+    frames = 0
+    while True:
+        length = mpeg_frame_length(view.read(pos, 4))
+        if length is None or pos + length > view.size:
+            break
+        pos, frames = pos + length, frames + 1
+    if frames < MIN_FRAMES:
+        return Verdict(pos, False, 0.2, 0) if pos <= view.size else Verdict(view.size, False, 0.1, 0)
+    if view.read(pos, 3) == b"TAG" and pos + 128 <= view.size:
+        pos += 128
+    return Verdict(pos, True, 0.8)
