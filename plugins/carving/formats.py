@@ -52,10 +52,11 @@ FORMATS: tuple[Format, ...] = (
            "riff", kind=media.riff_kind),
     Format("pe", ("4D 5A",), media.pe, 256 * MiB, "exe"),
     Format("mp3", ("49 44 33 (02|03|04) 00",), media.mp3, 256 * MiB, "mp3"),
+    Format("ogg", ("4F 67 67 53 00 02",), media.ogg, 1024 * MiB, "ogg"),
 )
 BY_NAME = {f.name: f for f in FORMATS}
 EXTENSIONS = {"jpeg": "jpg", "docx": "docx", "xlsx": "xlsx", "pptx": "pptx", "odt": "odt", "ods": "ods",
-              "odp": "odp", "jar": "jar", "wav": "wav", "avi": "avi", "webp": "webp", "mp3": "mp3"}
+              "odp": "odp", "jar": "jar", "wav": "wav", "avi": "avi", "webp": "webp", "mp3": "mp3", "ogg": "ogg"}
 TYPE_NAMES = tuple(f.name for f in FORMATS)
 
 

@@ -121,3 +121,52 @@ def mp3(view: View) -> Verdict | None:
     if view.read(pos, 3) == b"TAG" and pos + 128 <= view.size:
         pos += 128
     return Verdict(pos, True, 0.8)
+
+
+def _ogg_crc_table() -> tuple[int, ...]:
+    table = []
+    for i in range(256):
+        crc = i << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+        table.append(crc & 0xFFFFFFFF)
+    return tuple(table)
+
+
+_OGG_CRC = _ogg_crc_table()
+
+
+def ogg_crc(page: bytes) -> int:
+    """Ogg's CRC-32 (polynomial 0x04C11DB7, not reflected) of a page whose CRC field is zeroed."""
+    crc = 0
+    for byte in page:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _OGG_CRC[(crc >> 24) ^ byte]
+    return crc
+
+
+def _ogg_page(view: View, pos: int) -> tuple[int, int] | None:
+    """(length, header type) of a valid Ogg page at ``pos``, its CRC checked; None otherwise."""
+    header = view.read(pos, 27)
+    if len(header) < 27 or header[:5] != b"OggS\0":
+        return None
+    table = view.read(pos + 27, header[26])
+    length = 27 + header[26] + sum(table)
+    page = view.read(pos, length)
+    if len(page) < length:
+        return None
+    stored = struct.unpack_from("<I", page, 22)[0]
+    return (length, header[5]) if ogg_crc(page[:22] + b"\0\0\0\0" + page[26:]) == stored else None
+
+
+def ogg(view: View) -> Verdict | None:
+    """Ogg (Vorbis, Opus, FLAC, Speex): a chain of pages, each CRC-checked, from a beginning-of-stream page to
+    the end-of-stream page of the streams it began."""
+    first = _ogg_page(view, 0)
+    if first is None or not first[1] & 0x02:
+        return None
+    pos, flags = 0, 0
+    while (page := _ogg_page(view, pos)) is not None:
+        pos, flags = pos + page[0], page[1]
+        if flags & 0x04 and _ogg_page(view, pos) is None:
+            return Verdict(pos, True, 0.95)
+    return Verdict(pos, False, 0.4, pos)
