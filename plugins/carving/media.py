@@ -170,3 +170,80 @@ def ogg(view: View) -> Verdict | None:
         if flags & 0x04 and _ogg_page(view, pos) is None:
             return Verdict(pos, True, 0.95)
     return Verdict(pos, False, 0.4, pos)
+
+
+def _crc_table(poly: int, width: int) -> tuple[int, ...]:
+    top, mask = 1 << (width - 1), (1 << width) - 1
+    table = []
+    for i in range(256):
+        crc = i << (width - 8)
+        for _ in range(8):
+            crc = ((crc << 1) ^ poly) if crc & top else crc << 1
+        table.append(crc & mask)
+    return tuple(table)
+
+
+_CRC8 = _crc_table(0x07, 8)
+_CRC16 = _crc_table(0x8005, 16)
+_BLOCK = {1: 192, 2: 576, 3: 1152, 4: 2304, 5: 4608, **{n: 256 << (n - 8) for n in range(8, 16)}}
+
+
+def _flac_header(data: bytes) -> tuple[int, int] | None:
+    """(header length, block size in samples) of a FLAC frame header with a valid CRC-8, else None."""
+    if len(data) < 6 or data[0] != 0xFF or data[1] not in (0xF8, 0xF9) or data[3] & 1:
+        return None
+    code, rate_code = data[2] >> 4, data[2] & 0xF
+    if code == 0 or rate_code == 15 or (data[3] >> 4) > 10:
+        return None
+    pos = 4
+    first = data[pos]
+    extra = 0 if first < 0x80 else next((n for n in range(1, 7) if first >> (6 - n) == (0xFF >> (6 - n)) - 1), -1)
+    if extra < 0:
+        return None
+    pos += 1 + extra
+    size = _BLOCK.get(code, 0)
+    if code in (6, 7):
+        size = int.from_bytes(data[pos : pos + code - 5], "big") + 1
+        pos += code - 5
+    pos += {12: 1, 13: 2, 14: 2}.get(rate_code, 0)
+    crc = 0
+    for byte in data[:pos]:
+        crc = _CRC8[crc ^ byte]
+    return (pos + 1, size) if pos < len(data) and crc == data[pos] else None
+
+
+def _flac_frame_end(view: View, pos: int, limit: int, final: bool) -> int | None:
+    """Where the frame at ``pos`` ends: where its CRC-16 (footer included) comes to 0 and, unless it is the
+    stream's last frame, the next frame's header begins."""
+    data = view.read(pos, limit)
+    crc = 0
+    for i, byte in enumerate(data):
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC16[(crc >> 8) ^ byte]
+        if crc == 0 and i >= 8 and (final or _flac_header(data[i + 1 : i + 17]) is not None):
+            return pos + i + 1
+    return None
+
+
+def flac(view: View) -> Verdict | None:
+    """FLAC: metadata blocks (STREAMINFO first), then frames, each frame header's CRC-8 and each frame's CRC-16
+    checked, until the samples STREAMINFO declares are all there."""
+    head = view.read(0, 42)
+    if len(head) < 42 or head[:4] != b"fLaC" or head[4] & 0x7F != 0:
+        return None
+    max_frame = int.from_bytes(head[15:18], "big") or (1 << 20)
+    total = int.from_bytes(head[21:26], "big") & ((1 << 36) - 1)
+    pos, last = 4, False
+    while not last:
+        block = view.read(pos, 4)
+        if len(block) < 4:
+            return Verdict(view.size, False, 0.1, 0)
+        last, pos = bool(block[0] & 0x80), pos + 4 + int.from_bytes(block[1:4], "big")
+    samples = 0
+    while not total or samples < total:
+        header = _flac_header(view.read(pos, 16))
+        final = bool(header and total and samples + header[1] >= total)
+        end = _flac_frame_end(view, pos, max_frame + 16, final) if header else None
+        if header is None or end is None:
+            return Verdict(pos, False, 0.5, pos)  # cut, or a stream whose length STREAMINFO leaves unknown
+        samples, pos = samples + header[1], end
+    return Verdict(pos, samples == total, 0.9)

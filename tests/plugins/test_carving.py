@@ -93,6 +93,7 @@ MAKERS: dict[str, Callable[[Path], bytes]] = {
     "pe": lambda _: shared_data("plaso/test_pe.exe").read_bytes(),
     "mp3": lambda _: shared_data("tinytag/cbr.mp3").read_bytes(),
     "ogg": lambda _: shared_data("tinytag/multipage-setup.ogg").read_bytes(),
+    "flac": lambda _: shared_data("tinytag/flac1sMono.flac").read_bytes(),
 }
 
 
