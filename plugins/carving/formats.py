@@ -54,11 +54,12 @@ FORMATS: tuple[Format, ...] = (
     Format("mp3", ("49 44 33 (02|03|04) 00",), media.mp3, 256 * MiB, "mp3"),
     Format("ogg", ("4F 67 67 53 00 02",), media.ogg, 1024 * MiB, "ogg"),
     Format("flac", ("66 4C 61 43 00 00 00 22",), media.flac, 1024 * MiB, "flac"),
+    Format("tiff", ("49 49 2A 00", "4D 4D 00 2A"), images.tiff, 1024 * MiB, "tif"),
 )
 BY_NAME = {f.name: f for f in FORMATS}
 EXTENSIONS = {"jpeg": "jpg", "docx": "docx", "xlsx": "xlsx", "pptx": "pptx", "odt": "odt", "ods": "ods",
               "odp": "odp", "jar": "jar", "wav": "wav", "avi": "avi", "webp": "webp", "mp3": "mp3", "ogg": "ogg",
-              "flac": "flac"}
+              "flac": "flac", "tiff": "tif"}
 TYPE_NAMES = tuple(f.name for f in FORMATS)
 
 

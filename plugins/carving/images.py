@@ -182,3 +182,68 @@ def bmp(view: View) -> Verdict | None:
     if view.size < size:
         return Verdict(view.size, False, 0.3, view.size)
     return Verdict(size, True, 0.9)
+
+
+_TIFF_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
+_DATA_PAIRS = ((273, 279), (324, 325), (513, 514))  # strips, tiles, JPEG thumbnail: offsets and byte counts
+MAX_IFDS = 64
+
+
+def tiff(view: View) -> Verdict | None:
+    """TIFF: the chain of IFDs (bounded) and everything they point to; the file ends with the last byte any
+    entry, strip or tile claims. A decode check follows for single-image files Pillow can read."""
+    head = view.read(0, 8)
+    if head[:4] not in (b"II*\0", b"MM\0*"):
+        return None
+    order = "<" if head[:2] == b"II" else ">"
+    ifd, end, pictures = struct.unpack(order + "I", head[4:8])[0], 8, False
+    seen: set[int] = set()
+    while ifd and ifd not in seen and len(seen) < MAX_IFDS:
+        seen.add(ifd)
+        result = _tiff_ifd(view, order, ifd)
+        if result is None:
+            return Verdict(end, False, 0.3, end) if seen != {ifd} else None
+        ifd_end, extent, ifd, has_picture = result
+        end, pictures = max(end, ifd_end, extent), pictures or has_picture
+    if not pictures:
+        return None  # no strips or tiles: an EXIF block inside a JPEG, not a TIFF file
+    if end > view.size:
+        return Verdict(view.size, False, 0.3, 0)
+    return Verdict(end, True, 0.85 if decodes(view.read(0, end)) else 0.6)
+
+
+def _tiff_ifd(view: View, order: str, at: int) -> tuple[int, int, int, bool] | None:
+    """(end of the IFD, furthest byte its entries point to, next IFD offset, whether it holds picture data),
+    or None if it is not an IFD."""
+    count_raw = view.read(at, 2)
+    if len(count_raw) < 2:
+        return None
+    count = struct.unpack(order + "H", count_raw)[0]
+    if not 0 < count <= 1024:
+        return None
+    table = view.read(at + 2, count * 12 + 4)
+    if len(table) < count * 12 + 4:
+        return None
+    extent, values = 0, {}
+    for i in range(count):
+        tag, kind, n = struct.unpack_from(order + "HHI", table, i * 12)
+        size = _TIFF_SIZES.get(kind, 1) * n
+        if size > 4:
+            extent = max(extent, struct.unpack_from(order + "I", table, i * 12 + 8)[0] + size)
+        values[tag] = _tiff_values(view, order, table[i * 12 + 4 : i * 12 + 12], kind, n)
+    for offsets, counts in _DATA_PAIRS:
+        for start, length in zip(values.get(offsets, ()), values.get(counts, ()), strict=False):
+            extent = max(extent, start + length)
+    pictures = 273 in values or 324 in values
+    return at + 2 + count * 12 + 4, extent, struct.unpack_from(order + "I", table, count * 12)[0], pictures
+
+
+def _tiff_values(view: View, order: str, field: bytes, kind: int, n: int) -> tuple[int, ...]:
+    """The SHORT or LONG values of an entry (inline or at its offset), at most 4096 of them."""
+    if kind not in (3, 4) or not 0 < n <= 4096:
+        return ()
+    width = 2 if kind == 3 else 4
+    raw = field[4:4 + n * width] if n * width <= 4 else view.read(struct.unpack(order + "I", field[4:8])[0], n * width)
+    if len(raw) < n * width:
+        return ()
+    return struct.unpack(order + ("H" if kind == 3 else "I") * n, raw)
