@@ -15,6 +15,7 @@ import os
 import platform
 import stat
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,10 +25,11 @@ from dftk import __version__
 from dftk.errors import DftkError, SignatureError
 from dftk.evidence import open_evidence, open_read_only
 from dftk.ewfwrite import CaseFields, EwfWriter, default_workers, segment_name
-from dftk.hashset import MultiHasher, hasher_pool, read_fd
+from dftk.hashset import BufferRing, MultiHasher, hasher_pool, read_fd
 
-BLOCK = 1 << 20
+BLOCK = 8 << 20
 _SAVE_EVERY = 256 << 20
+_FLUSH_EVERY = 32 << 20  # raw: start writeback every so many bytes
 _GONE = {errno.ENODEV, errno.ENXIO, errno.ENOENT, errno.ENOMEDIUM, errno.EBADF, errno.ESHUTDOWN}
 
 
@@ -62,6 +64,10 @@ class FileSource:
 
     def read(self, offset: int, length: int) -> bytes:
         return os.pread(self._fd, length, offset)
+
+    def readinto(self, offset: int, view: memoryview) -> int:
+        """Reads into ``view`` (no allocation); returns the bytes read."""
+        return os.preadv(self._fd, [view], offset)
 
     def close(self) -> None:
         os.close(self._fd)
@@ -127,6 +133,27 @@ def read_block(source: Source, offset: int, length: int, retries: int, bad: list
     return _read_sectors(source, offset, length, bad)
 
 
+def read_block_into(source: Source, offset: int, view: memoryview, retries: int, bad: list[BadRange]) -> None:
+    """:func:`read_block` into a buffer: the same retries and sector-by-sector fallback, without allocating
+    when the source can read into a buffer (:class:`FileSource`)."""
+    readinto = getattr(source, "readinto", None)
+    if readinto is None:
+        view[:] = read_block(source, offset, len(view), retries, bad)
+        return
+    for _ in range(retries + 1):
+        try:
+            n = readinto(offset, view)
+        except OSError as e:
+            if e.errno in _GONE:
+                raise AcquisitionError(f"{source.path}: source vanished at byte {offset}: {e.strerror or e}") from e
+            continue
+        if n != len(view):
+            raise AcquisitionError(f"{source.path}: source vanished or shrank: read {n} of {len(view)} "
+                                   f"bytes at byte {offset}")
+        return
+    view[:] = _read_sectors(source, offset, len(view), bad)
+
+
 def _read_sectors(source: Source, offset: int, length: int, bad: list[BadRange]) -> bytes:
     size = source.sector_size
     out = bytearray()
@@ -159,6 +186,9 @@ class RawSink:
         self.paths: list[Path] = []
         self._fd = -1
         self._room = 0
+        self._unflushed = 0
+        self._flusher: ThreadPoolExecutor | None = None
+        self._flushing: Future[None] | None = None
         if resume_at:
             self._reopen(resume_at)
 
@@ -166,6 +196,7 @@ class RawSink:
         return self.dest.with_name(f"{self.dest.name}.{index + 1:03d}") if self.split else self.dest
 
     def _next(self, flags: int = os.O_CREAT | os.O_EXCL) -> None:
+        self._stop_writeback()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -186,7 +217,7 @@ class RawSink:
             os.lseek(self._fd, keep, os.SEEK_SET)
             self._room = per - keep if self.split else 1 << 62
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         while len(view):
             if self._room == 0 or self._fd < 0:
@@ -194,6 +225,30 @@ class RawSink:
             n = self._write(view[: self._room])
             view = view[n:]
             self._room -= n
+            self._unflushed += n
+            if self._unflushed >= _FLUSH_EVERY:
+                self._start_writeback()
+
+    def _start_writeback(self) -> None:
+        """Starts writing the recent bytes to disk and lets the kernel drop the pages already written (on a
+        helper thread: the kernel may block while it queues the writes), so the final fsync has little
+        left to wait for and the page cache is recycled instead of growing."""
+        self._unflushed = 0
+        if not hasattr(os, "posix_fadvise"):
+            return
+        pos = os.lseek(self._fd, 0, os.SEEK_CUR)
+        lo = max(0, pos - 4 * _FLUSH_EVERY)
+        if self._flusher is None:
+            self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writeback")
+        if self._flushing is None or self._flushing.done():  # never queue up: skip while one is running
+            self._flushing = self._flusher.submit(os.posix_fadvise, self._fd, lo, pos - lo,
+                                                  os.POSIX_FADV_DONTNEED)
+
+    def _stop_writeback(self) -> None:
+        if self._flusher is not None:
+            self._flusher.shutdown(wait=True)
+            self._flusher = None
+        self._flushing = None
 
     def _write(self, view: memoryview) -> int:
         try:
@@ -208,6 +263,7 @@ class RawSink:
         return self.paths
 
     def close(self) -> None:
+        self._stop_writeback()
         if self._fd >= 0:
             os.fsync(self._fd)
             os.close(self._fd)
@@ -282,12 +338,16 @@ def acquire(source: Source, dest: Path, options: Options,
         hasher = MultiHasher(algorithms, None, pool)
         if start:
             _rehash(sink, start, hasher)
+        done = [start]  # bytes written so far
         try:
-            _copy(source, sink, hasher, start, options, bad, log, observer)
+            if isinstance(sink, RawSink):
+                _copy_raw(source, sink, hasher, done, options, bad, log, observer)
+            else:
+                _copy_e01(source, sink, hasher, start, options, bad, observer)
         except BaseException:
             sink.close()
             if isinstance(sink, RawSink):  # what --resume continues from
-                _progress_save(log, dest, hasher.size, bad)
+                _progress_save(log, dest, done[0], bad)
             raise
         hashes, _ = hasher.result()
     log["files"] = [str(p) for p in sink.finish(hashes, bad)]
@@ -378,18 +438,47 @@ def _rehash(sink: RawSink | E01Sink, start: int, hasher: MultiHasher) -> None:
             os.close(fd)
 
 
-def _copy(source: Source, sink: RawSink | E01Sink, hasher: MultiHasher, start: int, options: Options,
-          bad: list[BadRange], log: dict[str, Any], observer: Callable[[int, int], None] | None) -> None:
-    saved = start
+def _copy_raw(source: Source, sink: RawSink, hasher: MultiHasher, done: list[int], options: Options,
+              bad: list[BadRange], log: dict[str, Any], observer: Callable[[int, int], None] | None) -> None:
+    """Reads each block into a reused buffer, hands it to the hash threads and writes it from the same
+    buffer meanwhile (os.write releases the GIL); the buffer is reused once its hashing is done."""
+    saved = done[0]
+    ring = BufferRing(min(options.block, max(source.size - done[0], 1)))
+    try:
+        for offset in range(done[0], source.size, options.block):
+            index, buf = ring.take()
+            view = buf[:min(options.block, source.size - offset)]
+            read_block_into(source, offset, view, options.retries, bad)
+            ring.hold(index, hasher.submit(view))
+            sink.write(view)
+            done[0] = offset + len(view)
+            if observer is not None:
+                observer(len(view), len(bad))
+            if done[0] - saved >= _SAVE_EVERY:
+                saved = done[0]
+                _progress_save(log, dest=Path(log["destination"]), done=saved, bad=bad)
+    finally:
+        ring.drain()
+
+
+def _copy_e01(source: Source, sink: E01Sink, hasher: MultiHasher, start: int, options: Options,
+              bad: list[BadRange], observer: Callable[[int, int], None] | None) -> None:
+    """Each block is read into a shared-memory buffer that the hash threads and the compression processes
+    both read (no copies); without shared memory, fresh bytes go to both."""
+    writer = sink.writer
     for offset in range(start, source.size, options.block):
-        data = read_block(source, offset, min(options.block, source.size - offset), options.retries, bad)
-        sink.write(data)
-        hasher.update(data)
+        length = min(options.block, source.size - offset)
+        slot = writer.take_buffer(length)
+        if slot is None:
+            data = read_block(source, offset, length, options.retries, bad)
+            hasher.update(data)
+            writer.write(data)
+        else:
+            index, view = slot
+            read_block_into(source, offset, view, options.retries, bad)
+            writer.write_buffer(index, length, hasher.submit(view))
         if observer is not None:
-            observer(len(data), len(bad))
-        if offset + len(data) - saved >= _SAVE_EVERY and isinstance(sink, RawSink):
-            saved = offset + len(data)
-            _progress_save(log, dest=Path(log["destination"]), done=saved, bad=bad)
+            observer(length, len(bad))
 
 
 def _progress_save(log: dict[str, Any], dest: Path, done: int, bad: list[BadRange]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from importlib.metadata import entry_points
 from typing import Any
 
 import click
@@ -39,6 +38,13 @@ def one_line(text: object) -> str:
 COMMAND_GROUP = "dftk.commands"
 
 
+def entry_points(group: str) -> Any:
+    """The entry points of a group (importlib.metadata loads only when a plugin command is looked for)."""
+    from importlib.metadata import entry_points as registered
+
+    return registered(group=group)
+
+
 def plugin_commands(core: dict[str, str]) -> dict[str, str]:
     """Commands that plugin packages add through the ``dftk.commands`` entry-point group.
 
@@ -62,15 +68,24 @@ class LazyGroup(click.Group):
 
     def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        core = lazy or {}
-        self.lazy = {**core, **plugin_commands(core)}
+        self.core = lazy or {}
+        self._all: dict[str, str] | None = None
+
+    @property
+    def lazy(self) -> dict[str, str]:
+        """Core commands, and plugin packages' commands once a name is not a core one (reading entry
+        points costs a twentieth of a second that core commands need not pay)."""
+        if self._all is None:
+            self._all = {**self.core, **plugin_commands(self.core)}
+        return self._all
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.lazy:
-            module, attr = self.lazy[cmd_name].split(":")
+        target = self.core.get(cmd_name) or self.lazy.get(cmd_name)
+        if target:
+            module, attr = target.split(":")
             command = getattr(importlib.import_module(module), attr)
             return command() if not isinstance(command, click.Command) else command
         return super().get_command(ctx, cmd_name)

@@ -17,14 +17,17 @@ import uuid
 import zlib
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dftk import __version__
 from dftk.errors import DftkError
+
+if TYPE_CHECKING:  # loaded when an E01 is written: slow to import, and raw imaging never needs them
+    from multiprocessing import shared_memory
 
 SIGNATURE = b"EVF\x09\x0d\x0a\xff\x00"
 SECTORS_PER_CHUNK = 64
@@ -107,21 +110,74 @@ def volume_data(chunks: int, sector_size: int, sectors: int, compression: str, p
     return bytes(body) + adler(body)
 
 
-def pack_chunks(batch: bytes, chunk_size: int, level: int) -> list[tuple[bytes, bool]]:
-    """Each chunk of a batch as stored: zlib data when smaller, else the raw chunk and its Adler-32.
+_PROBES = 4  # samples of a chunk tried before the whole chunk is compressed ("fast" only)
+_PROBE_SIZE = 512
+_zero_packed: dict[tuple[int, int], bytes] = {}
 
-    Runs in a worker process.
+
+def pack_chunks(batch: bytes | memoryview, chunk_size: int, level: int) -> list[tuple[bytes, bool]]:
+    """Each chunk of a batch as stored: ``(zlib data, True)`` when that is smaller, else ``(Adler-32 of
+    the raw chunk, False)`` (the caller writes the raw chunk from its own batch, then the checksum).
+
+    With ``fast`` compression (level 1), a chunk whose samples (four spread 512-byte pieces) do not
+    compress at all (encrypted, compressed or random data) is stored raw without compressing it whole:
+    zlib would only have produced something larger. Runs in a worker process.
     """
-    out = []
-    for start in range(0, len(batch), chunk_size):
-        chunk = batch[start:start + chunk_size]
+    out: list[tuple[bytes, bool]] = []
+    view = memoryview(batch)
+    zero = bytes(chunk_size)
+    for start in range(0, len(view), chunk_size):
+        chunk = bytes(view[start:start + chunk_size])
         if level:
-            packed = zlib.compress(chunk, level)
-            if len(packed) < len(chunk):
-                out.append((packed, True))
+            if chunk == zero:
+                out.append((_packed_zero(chunk_size, level), True))
                 continue
-        out.append((chunk + adler(chunk), False))
+            if level != 1 or _compressible(chunk):
+                packed = zlib.compress(chunk, level)
+                if len(packed) < len(chunk):
+                    out.append((packed, True))
+                    continue
+        out.append((adler(chunk), False))
     return out
+
+
+_attached: dict[str, shared_memory.SharedMemory] = {}
+
+
+def _buf(shm: shared_memory.SharedMemory) -> memoryview:
+    buf = shm.buf
+    assert buf is not None
+    return buf
+
+
+def pack_shared(name: str, length: int, chunk_size: int, level: int) -> list[tuple[bytes, bool]]:
+    """:func:`pack_chunks` of the first ``length`` bytes of a shared-memory buffer (in a worker process,
+    which keeps the buffer attached for the next batches)."""
+    from multiprocessing import shared_memory
+
+    shm = _attached.get(name)
+    if shm is None:
+        shm = _attached[name] = shared_memory.SharedMemory(name)
+    view = _buf(shm)[:length]
+    try:
+        return pack_chunks(view, chunk_size, level)
+    finally:
+        view.release()
+
+
+def _compressible(chunk: bytes) -> bool:
+    if len(chunk) < _PROBES * _PROBE_SIZE * 4:
+        return True
+    step = len(chunk) // _PROBES
+    sample = b"".join(chunk[i * step:i * step + _PROBE_SIZE] for i in range(_PROBES))
+    return len(zlib.compress(sample, 1)) < len(sample)
+
+
+def _packed_zero(chunk_size: int, level: int) -> bytes:
+    key = (chunk_size, level)
+    if key not in _zero_packed:
+        _zero_packed[key] = zlib.compress(bytes(chunk_size), level)
+    return _zero_packed[key]
 
 
 class EwfWriter:
@@ -153,27 +209,125 @@ class EwfWriter:
         self._sectors_at = -1
         self._entries: list[int] = []
         self._pending = bytearray()
-        self._inflight: deque[Future[list[tuple[bytes, bool]]]] = deque()
-        self._pool: Executor | None = ProcessPoolExecutor(workers) if workers and self.level else None
+        self._inflight: deque[tuple[bytes | int, Future[list[tuple[bytes, bool]]]]] = deque()
+        self._depth = 2 * max(1, workers) + 1
+        self.media_size = media_size
+        self._received = 0
+        # shared-memory buffers the caller reads media into and the workers compress from (no copies)
+        self._slots: list[shared_memory.SharedMemory] = []
+        self._slot_size = 0
+        self._slot_busy: list[list[Future[Any]]] = []
+        self._next_slot = 0
+        self._shared_ok = True
+        self._pool: Executor | None = None
+        if workers and self.level:
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(workers)
         self._open_segment()
 
     # --- input ------------------------------------------------------------------------------------
 
+    def take_buffer(self, length: int) -> tuple[int, memoryview] | None:
+        """A shared buffer of ``length`` bytes for the caller to fill, then hand over with
+        :meth:`write_buffer`; None when this write cannot go through shared memory (then use :meth:`write`).
+
+        Waits until that buffer's previous use (compression, writing, the futures given to
+        ``write_buffer``) is over."""
+        if not self._shareable(length):
+            return None
+        index = self._next_slot
+        self._next_slot = (index + 1) % len(self._slots)
+        for f in self._slot_busy[index]:
+            f.result()
+        while any(item[0] == index for item in self._inflight):
+            self._store_next()
+        self._slot_busy[index] = []
+        return index, _buf(self._slots[index])[:length]
+
+    def write_buffer(self, index: int, length: int, hold: Sequence[Future[Any]] = ()) -> None:
+        """Compresses and writes the media bytes just put in shared buffer ``index``; ``hold``: other work
+        reading that buffer (hashing), awaited before the buffer is reused."""
+        assert self._pool is not None
+        self._received += length
+        self._slot_busy[index] = list(hold)
+        future = self._pool.submit(pack_shared, self._slots[index].name, length, self.chunk_size, self.level)
+        self._inflight.append((index, future))
+        while len(self._inflight) > self._depth:
+            self._store_next()
+
+    def _shareable(self, length: int) -> bool:
+        if self._pool is None or self._pending or not self._shared_ok:
+            return False
+        if length % self.chunk_size and self._received + length != self.media_size:
+            return False  # a partial chunk is only allowed at the very end
+        if not self._slots:
+            return self._create_slots(length)
+        return length <= self._slot_size
+
+    def _create_slots(self, size: int) -> bool:
+        from multiprocessing import shared_memory
+
+        count = self._depth + 1
+        try:  # a small /dev/shm (containers) would fail later with SIGBUS: check its room first
+            st = os.statvfs("/dev/shm")
+            if st.f_bavail * st.f_frsize < 2 * count * size:
+                raise OSError("not enough room in /dev/shm")
+            self._slots = [shared_memory.SharedMemory(create=True, size=size) for _ in range(count)]
+        except (OSError, ValueError):
+            self._release_slots()
+            self._shared_ok = False
+            return False
+        self._slot_size = size
+        self._slot_busy = [[] for _ in range(count)]
+        return True
+
+    def _release_slots(self) -> None:
+        for shm in self._slots:
+            try:
+                shm.close()
+            except BufferError:  # a view is still referenced (after an error): the mapping goes with it
+                pass
+            try:
+                shm.unlink()
+            except FileNotFoundError:
+                pass
+        self._slots = []
+
     def write(self, data: bytes) -> None:
-        """Appends media bytes (any length); whole batches of chunks go to the compressors."""
-        self._pending += data
+        """Appends media bytes (any length); whole batches of chunks go to the compressors.
+
+        A block of whole chunks arriving when nothing is pending is handed over as it is (one batch, no
+        copy); ``data`` must then stay unchanged (bytes are)."""
+        self._received += len(data)
         batch = _BATCH_CHUNKS * self.chunk_size
+        if not self._pending and len(data) >= batch and len(data) % self.chunk_size == 0 \
+                and isinstance(data, bytes):
+            self._submit(data)
+            return
+        self._pending += data
         while len(self._pending) >= batch:
             self._submit(bytes(self._pending[:batch]))
             del self._pending[:batch]
 
     def _submit(self, batch: bytes) -> None:
         if self._pool is None:
-            self._store(pack_chunks(batch, self.chunk_size, self.level))
+            self._store(batch, pack_chunks(batch, self.chunk_size, self.level))
             return
-        self._inflight.append(self._pool.submit(pack_chunks, batch, self.chunk_size, self.level))
-        while len(self._inflight) > 4:
-            self._store(self._inflight.popleft().result())
+        self._inflight.append((batch, self._pool.submit(pack_chunks, batch, self.chunk_size, self.level)))
+        while len(self._inflight) > self._depth:
+            self._store_next()
+
+    def _store_next(self) -> None:
+        batch, future = self._inflight.popleft()
+        if isinstance(batch, int):  # a shared buffer
+            view = _buf(self._slots[batch])[:]  # a view of its own, released below
+            try:
+                self._store(view, future.result())
+            finally:
+                view.release()
+        else:
+            self._store(batch, future.result())
 
     def finish(self, md5: str, sha1: str, bad_sectors: Sequence[tuple[int, int]] = ()) -> list[Path]:
         """Writes the remaining chunks and the closing sections; returns the segment files."""
@@ -181,7 +335,7 @@ class EwfWriter:
             self._submit(bytes(self._pending))
             self._pending.clear()
         while self._inflight:
-            self._store(self._inflight.popleft().result())
+            self._store_next()
         self._close_sectors()
         if len(self.paths) == 1:
             self._section("data", self._volume)
@@ -198,17 +352,26 @@ class EwfWriter:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        self._release_slots()
         if self._file is not None:
             self._file.close()
             self._file = None
 
     # --- output -----------------------------------------------------------------------------------
 
-    def _store(self, packed: list[tuple[bytes, bool]]) -> None:
-        for data, compressed in packed:
-            self._make_room(len(data))
-            self._entries.append((self._pos - self._sectors_at) | (0x80000000 if compressed else 0))
-            self._raw(data)
+    def _store(self, batch: bytes | memoryview, packed: list[tuple[bytes, bool]]) -> None:
+        view = memoryview(batch)
+        for i, (data, compressed) in enumerate(packed):
+            if compressed:
+                self._make_room(len(data))
+                self._entries.append((self._pos - self._sectors_at) | 0x80000000)
+                self._raw(data)
+            else:
+                chunk = view[i * self.chunk_size:(i + 1) * self.chunk_size]
+                self._make_room(len(chunk) + 4)
+                self._entries.append(self._pos - self._sectors_at)
+                self._raw(chunk)
+                self._raw(data)
 
     def _make_room(self, size: int) -> None:
         if self._sectors_at < 0:
@@ -271,7 +434,7 @@ class EwfWriter:
             body += adler(body)
         self._raw(descriptor(kind, self._pos, 76 + len(body)) + body)
 
-    def _raw(self, data: bytes) -> None:
+    def _raw(self, data: bytes | memoryview) -> None:
         assert self._file is not None
         try:
             self._file.write(data)

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
 
 from dftk import custody
-from dftk.acquire import AcquisitionError, Options, acquire
+from dftk.acquire import AcquisitionError, FileSource, Options, acquire
 from dftk.case import CaseStore
 from dftk.errors import SignatureError
 from dftk.evidence import open_evidence
-from dftk.ewfwrite import CaseFields
+from dftk.ewfwrite import CaseFields, pack_chunks
 from dftk.imageverify import verify_image
 from helpers import dftk, require_tool, shared_data
 
@@ -48,6 +51,15 @@ class FaultySource:
         pass
 
 
+class FaultyIntoSource(FaultySource):
+    """The same faults through ``readinto`` (the reused-buffer path :class:`FileSource` takes)."""
+
+    def readinto(self, offset: int, view: memoryview) -> int:
+        data = self.read(offset, len(view))
+        view[:len(data)] = data
+        return len(data)
+
+
 def _data(size: int) -> bytes:
     return os.urandom(size // 2) + bytes(size // 4) + os.urandom(size - size // 2 - size // 4)
 
@@ -56,11 +68,12 @@ def _options(**kw: object) -> Options:
     return Options(block=64 << 10, workers=2, **kw)  # type: ignore[arg-type]
 
 
-def test_bad_sectors_zeroed_exactly_logged_and_qualified(tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", [FaultySource, FaultyIntoSource])
+def test_bad_sectors_zeroed_exactly_logged_and_qualified(tmp_path: Path, source: type[FaultySource]) -> None:
     data = _data(1 << 20)
     always = {5, 6, 7, 300, 2047}
     once = {8, 900, 901, 1500}
-    log = acquire(FaultySource(data, always, once), tmp_path / "img.raw", _options(verify=True, retries=1))
+    log = acquire(source(data, always, once), tmp_path / "img.raw", _options(verify=True, retries=1))
     expected = bytearray(data)
     for s in always:
         expected[s * SECTOR:(s + 1) * SECTOR] = bytes(SECTOR)
@@ -80,9 +93,10 @@ def test_bad_sectors_in_e01_error2_section(tmp_path: Path) -> None:
     assert "at sector(s): 100 - 101 number: 2" in ewfinfo.stdout
 
 
-def test_vanished_source_is_an_error_not_a_bad_sector(tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", [FaultySource, FaultyIntoSource])
+def test_vanished_source_is_an_error_not_a_bad_sector(tmp_path: Path, source: type[FaultySource]) -> None:
     with pytest.raises(AcquisitionError, match="vanished"):
-        acquire(FaultySource(_data(1 << 20), gone_at=300_000), tmp_path / "img.raw", _options())
+        acquire(source(_data(1 << 20), gone_at=300_000), tmp_path / "img.raw", _options())
 
 
 def test_destination_full_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,6 +174,46 @@ def test_e01_interop_ewfverify_ewfinfo_fls_and_hash(ext2_raw: Path, tmp_path: Pa
     assert ours.stdout == theirs.stdout and ours.stdout
     hashed = [json.loads(line) for line in dftk("hash", "-a", "sha256", ext2_raw, segments[0]).output.splitlines()]
     assert hashed[0]["sha256"] == hashed[1]["sha256"] and hashed[1]["kind"] == "e01-media"
+
+
+def test_file_source_raw_and_e01_with_and_without_shared_memory(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file source (read into reused buffers), blocks of several batches and a last partial chunk: raw
+    equals the source; E01 through shared memory and through the fallback (no room in /dev/shm) passes
+    ewfverify with the source's hashes, and the random chunks are stored raw, the rest compressed."""
+    data = _data(3 << 20) + b"text line\n" * 51_200 + os.urandom(7 * SECTOR)
+    (tmp_path / "src").write_bytes(data)
+    md5 = hashlib.md5(data).hexdigest()
+    src = FileSource(tmp_path / "src")
+    try:
+        raw = acquire(src, tmp_path / "img.raw", Options(block=1 << 20, algorithms=("md5",)))
+        assert (tmp_path / "img.raw").read_bytes() == data and raw["hashes"]["md5"] == md5
+        shared = acquire(src, tmp_path / "shared", Options(fmt="e01", block=5 << 20, workers=2))
+        monkeypatch.setattr("dftk.ewfwrite.os.statvfs", lambda path: os.statvfs_result((4096,) * 2 + (0,) * 8))
+        fallback = acquire(src, tmp_path / "fallback", Options(fmt="e01", block=5 << 20, workers=2))
+    finally:
+        src.close()
+    for log in (shared, fallback):
+        assert log["hashes"]["md5"] == md5
+        check = subprocess.run([require_tool("ewfverify"), "-q", log["files"][0]], capture_output=True, text=True)
+        assert check.returncode == 0 and md5 in check.stdout
+    assert len(data) // 2 < os.path.getsize(shared["files"][0]) < len(data)
+
+
+def test_incompressible_chunks_are_stored_raw_without_compressing(monkeypatch: pytest.MonkeyPatch) -> None:
+    chunk = 64 * SECTOR
+    mixed = os.urandom(chunk // 2) + bytes(chunk // 2)
+    batch = os.urandom(chunk) + bytes(chunk) + mixed + b"abc" * (chunk // 3) + b"ab"
+    compressed = []
+    real = zlib.compress
+    monkeypatch.setattr("dftk.ewfwrite.zlib.compress",
+                        lambda data, level=-1: compressed.append(len(data)) or real(data, level))
+    packed = pack_chunks(batch, chunk, 1)
+    assert [c for _, c in packed] == [False, True, True, True]
+    assert packed[0][0] == struct.pack("<I", zlib.adler32(batch[:chunk]))
+    assert compressed[0] == 4 * 512  # the random chunk: only its four samples were tried
+    assert [zlib.decompress(d) for d, c in packed if c] == [batch[chunk:2 * chunk], mixed, batch[3 * chunk:]]
+    assert [c for _, c in pack_chunks(batch, chunk, 9)] == [False, True, True, True]
 
 
 def test_verify_image_e01_ok_and_damaged(tmp_path: Path) -> None:

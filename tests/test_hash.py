@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from dftk.hashset import MultiHasher, hasher_pool
+from dftk.hashset import MultiHasher, hash_fd, hasher_pool
 from helpers import TESTDATA, dftk, expected_ewf_md5, require_tool, shared_data
 
 
@@ -57,6 +57,30 @@ def test_threaded_multihash_and_pieces_equal_hashlib() -> None:
     assert [p.offset for p in pieces] == list(range(0, len(data), 3_000_000))
     for p in pieces:
         assert p.hashes["sha256"] == hashlib.sha256(data[p.offset:p.offset + p.length]).hexdigest()
+
+
+def test_hash_fd_reused_buffers_and_split_lanes_equal_hashlib(tmp_path: Path) -> None:
+    """Blocks read into reused buffers, the algorithms spread over the pool's threads (md5 alone, sha1
+    and sha256 together on two cores), several blocks in flight: the same digests and pieces as hashlib in one go."""
+    data = os.urandom(5 << 20) + bytes(3 << 20) + b"tail" * 1000
+    (tmp_path / "f").write_bytes(data)
+    algorithms = ("md5", "sha1", "sha256", "blake2b")
+    for block in (1 << 20, 3 << 20):
+        with hasher_pool(algorithms) as pool:
+            hasher = MultiHasher(algorithms, piece=1_000_000, pool=pool)
+            seen: list[int] = []
+            fd = os.open(tmp_path / "f", os.O_RDONLY)
+            try:
+                hashes, pieces = hash_fd(fd, hasher, seen.append, block=block)
+            finally:
+                os.close(fd)
+        assert hashes == {a: hashlib.new(a, data).hexdigest() for a in algorithms}
+        assert sum(seen) == len(data) == hasher.size
+        assert [p.offset for p in pieces] == list(range(0, len(data), 1_000_000))
+        assert pieces[-1].hashes["md5"] == hashlib.md5(data[pieces[-1].offset:]).hexdigest()
+    with hasher_pool(("md5", "sha1", "sha256")) as pool:
+        groups = [[lane.algorithm for lane in g] for g in MultiHasher(("md5", "sha1", "sha256"), None, pool)._groups]
+    assert groups == ([["md5"], ["sha1", "sha256"]] if pool.width > 1 else [["md5", "sha1", "sha256"]])
 
 
 def test_hashdeep_format_and_piecewise_equal_hashdeep(tmp_path: Path) -> None:

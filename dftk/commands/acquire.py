@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from tqdm import tqdm
 
 from dftk import custody
 from dftk.acquire import FileSource, Options, log_path
@@ -76,8 +75,12 @@ def acquire(source: Path, dest: Path, fmt: str, split: int | None, algorithms: t
 
 
 def _with_progress(src: FileSource, dest: Path, options: Options) -> dict[str, Any]:
+    if not sys.stderr.isatty():  # tqdm is slow to import: only for a terminal
+        return run_acquisition(src, dest, options, None)
+    from tqdm import tqdm
+
     bar = tqdm(total=src.size, desc="acquire", unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-               disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False)
+               dynamic_ncols=True, leave=False)
 
     def observe(nbytes: int, errors: int) -> None:
         bar.update(nbytes)

@@ -5,30 +5,32 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from dftk.custody import command_line
 from dftk.errors import INCOMPLETE, DftkError, SignatureError
 from dftk.evidence import open_evidence, open_read_only
 from dftk.hashes import ALGORITHMS, parse_algorithms
 from dftk.hashset import (
     Audit,
+    HashPool,
     MultiHasher,
     Piece,
     hash_blocks,
+    hash_fd,
     hashdeep_header,
     hashdeep_line,
     hasher_pool,
-    read_fd,
     read_hashdeep,
 )
-from dftk.progress import Progress
+
+if TYPE_CHECKING:
+    from dftk.progress import Progress
 
 _EVF = b"EVF\x09\x0d\x0a\xff\x00\x01\x01\x00"  # signature and segment number 1
 
@@ -102,6 +104,8 @@ def hash_command(targets: tuple[Path, ...], algorithms: tuple[str, ...], piecewi
     problems = 0
     with hasher_pool(algorithms) as pool:
         if fmt == "hashdeep" and audit is None:
+            from dftk.custody import command_line  # only here: it loads the case store
+
             for line in hashdeep_header(algorithms, command_line()):
                 click.echo(line)
         for item in _walk(targets, recursive):
@@ -164,7 +168,7 @@ def _walk_dir(root: Path) -> Iterator[Path | str]:
 
 
 def hash_target(path: Path, algorithms: tuple[str, ...], piecewise: int | None, container: bool,
-                pool: ThreadPoolExecutor | None = None) -> Hashed:
+                pool: HashPool | None = None) -> Hashed:
     """Hashes one file, block device or (unless ``container``) the media inside an E01."""
     name = os.path.abspath(path)
     hasher = MultiHasher(algorithms, piecewise, pool)
@@ -176,24 +180,36 @@ def hash_target(path: Path, algorithms: tuple[str, ...], piecewise: int | None, 
             fd = -1
             return _hash_e01(name, hasher)
         size = os.lseek(fd, 0, os.SEEK_END)
-        progress = Progress(path.name, size)
+        progress = _progress(path.name, size)
         try:
-            hashes, pieces = hash_blocks(read_fd(fd), hasher, progress.advance)
+            hashes, pieces = hash_fd(fd, hasher, progress.advance if progress else None)
         finally:
-            progress.close()
+            if progress:
+                progress.close()
     finally:
         if fd >= 0:
             os.close(fd)
     return Hashed(name, kind, hasher.size, hashes, pieces)
 
 
+def _progress(label: str, size: int) -> Progress | None:
+    """A progress bar when stderr is a terminal (tqdm is loaded only then: it is slow to import)."""
+    if not sys.stderr.isatty():
+        return None
+    from dftk.progress import Progress
+
+    return Progress(label, size)
+
+
 def _hash_e01(name: str, hasher: MultiHasher) -> Hashed:
     with open_evidence(name, "e01") as evidence:
-        progress = Progress(Path(name).name, evidence.size)
+        progress = _progress(Path(name).name, evidence.size)
         try:
-            hashes, pieces = hash_blocks((data for _, data in evidence.chunks()), hasher, progress.advance)
+            hashes, pieces = hash_blocks((data for _, data in evidence.chunks()), hasher,
+                                         progress.advance if progress else None)
         finally:
-            progress.close()
+            if progress:
+                progress.close()
     return Hashed(name, "e01-media", hasher.size, hashes, pieces)
 
 

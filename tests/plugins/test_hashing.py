@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -12,6 +13,7 @@ import pytest
 from dftk.case import CaseStore
 from dftk.evidence import Evidence
 from dftk.files import EvidenceFile
+from dftk.hashes import ALGORITHMS
 from dftk.pipeline import Pipeline
 from dftk.plugin import Finding, LoadedPlugin, Plugin, Problem, Record, installed
 from dftk_plugins.hashing import HashingPlugin, parse_algorithms
@@ -108,3 +110,70 @@ def test_file_hash_with_context() -> None:
     [finding] = HashingPlugin().analyze(file, b"hello", hashing_algorithms=("sha256",))
     assert isinstance(finding, Finding) and finding.subject == "/a/报告.txt"
     assert finding.data["sha256"] == hashlib.sha256(b"hello").hexdigest() and finding.data["inode"] == 12
+
+
+# --- known-good and known-bad sets ----------------------------------------------------------------
+
+RDS_V3_FILE = ("CREATE TABLE FILE (sha256 VARCHAR NOT NULL, sha1 VARCHAR NOT NULL, md5 VARCHAR NOT NULL, "
+               "crc32 VARCHAR NOT NULL, file_name VARCHAR NOT NULL, file_size INTEGER NOT NULL, "
+               "package_id INTEGER NOT NULL, CONSTRAINT PK_FILE__FILE PRIMARY KEY (sha256, sha1, md5, file_name, "
+               "file_size, package_id))")
+
+
+def _known_records(data: bytes, **opts: object) -> list[Record]:
+    return list(HashingPlugin().analyze(EvidenceFile("/x/f.bin", len(data)), data, **opts))
+
+
+def test_known_good_hashdeep_and_known_bad_sha1sum_lines(tmp_path: Path) -> None:
+    good, bad, other = b"good file\n", b"bad file\n", b"neither\n"
+    for name, data in (("good", good), ("bad", bad), ("other", other)):
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "nsrl.txt").write_text(dftk("hash", "-a", "md5,sha256", "--format", "hashdeep",
+                                            tmp_path / "good").output)
+    (tmp_path / "bad.sha1").write_text(f"# lab malware\n{hashlib.sha1(bad).hexdigest().upper()} *dropper.exe\n")
+    opts = {"hashing_algorithms": ("md5",), "hashing_known_good": (str(tmp_path / "nsrl.txt"),),
+            "hashing_known_bad": (str(tmp_path / "bad.sha1"),)}
+    hit = _known_records(good, **opts)
+    assert [r.kind for r in hit if isinstance(r, Finding)] == ["hash/file", "hash/known"]
+    known = hit[1]
+    assert isinstance(known, Finding) and known.data == {
+        "set": "nsrl.txt", "algorithm": "md5", "hash": hashlib.md5(good).hexdigest(),
+        "known_name": str(tmp_path / "good")}
+    notable = _known_records(bad, **opts)
+    assert isinstance(notable[1], Finding) and notable[1].kind == "hash/notable"
+    assert notable[1].data["set"] == "bad.sha1" and notable[1].data["known_name"] == "dropper.exe"
+    assert set(notable[0].data) & set(ALGORITHMS) == {"md5"}  # sha1 computed for matching, not reported
+    assert [r.kind for r in _known_records(other, **opts) if isinstance(r, Finding)] == ["hash/file"]
+
+
+def test_known_good_nsrl_rds_v3_sqlite(tmp_path: Path) -> None:
+    data = b"a system dll"
+    db = sqlite3.connect(tmp_path / "RDS_2024.03.1_modern_minimal.db")
+    db.execute(RDS_V3_FILE)
+    db.execute("INSERT INTO FILE VALUES (?, ?, ?, 'ABCD1234', 'kernel32.dll', ?, 7)",
+               (hashlib.sha256(data).hexdigest().upper(), hashlib.sha1(data).hexdigest().upper(),
+                hashlib.md5(data).hexdigest().upper(), len(data)))
+    db.commit()
+    db.close()
+    opts = {"hashing_algorithms": ("md5",), "hashing_known_good": (str(tmp_path / "RDS_2024.03.1_modern_minimal.db"),)}
+    records = _known_records(data, **opts)
+    assert isinstance(records[1], Finding) and records[1].kind == "hash/known"
+    assert records[1].data["known_name"] == "kernel32.dll" and records[1].data["algorithm"] == "sha256"
+    assert len(_known_records(b"something else", **opts)) == 1
+
+
+def test_known_sets_through_dftk_run_and_bad_set_is_usage_error(tmp_path: Path) -> None:
+    seized = tmp_path / "seized"
+    seized.mkdir()
+    (seized / "tool.exe").write_bytes(b"MZ evil payload")
+    (seized / "notes.txt").write_bytes(b"shopping list")
+    (tmp_path / "bad.txt").write_text(f"{hashlib.sha256(b'MZ evil payload').hexdigest()}  evil.exe\n")
+    result = dftk("run", seized, "--case", tmp_path / "c", "--plugin", "hashing",
+                  "--hashing-known-bad", tmp_path / "bad.txt")
+    assert result.exit_code == 0, result.output + result.stderr
+    out = dftk("case", "findings", tmp_path / "c", "--kind", "hash/notable", "--json").output
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(Path(r["subject"]).name, r["data"]["known_name"]) for r in rows] == [("tool.exe", "evil.exe")]
+    (tmp_path / "broken.txt").write_text("not a hash\n")
+    bad = dftk("run", seized, "--case", tmp_path / "c2", "--hashing-known-good", tmp_path / "broken.txt")
+    assert bad.exit_code == 2 and "line 1" in bad.stderr
