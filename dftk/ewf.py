@@ -9,14 +9,31 @@ from dftk.errors import EvidenceError
 from dftk.evidence import Evidence
 
 
-def _first_line(error: BaseException) -> str:
+def libyal_reason(error: BaseException) -> str:
     # libewf chains every layer's message into one; the last clause names the root cause.
     text = " ".join(str(error).split())
     clauses = [c.strip() for c in text.split(". ") if c.strip()]
     return clauses[0].split(": ", 1)[-1] if clauses else type(error).__name__
 
 
-class EwfEvidence(Evidence):
+class LibyalEvidence(Evidence):
+    """Evidence read through a libyal handle (libewf, libvmdk, libvhdi, libqcow: the same read API)."""
+
+    _handle: Any = None
+
+    def _read(self, offset: int, length: int) -> bytes:
+        try:
+            return bytes(self._handle.read_buffer_at_offset(length, offset))
+        except OSError as e:
+            raise EvidenceError(f"{self.path}: read error at offset {offset}: {libyal_reason(e)}") from e
+
+    def _close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+class EwfEvidence(LibyalEvidence):
     """Expert Witness Format evidence (E01, Ex01, split .E01/.E02...)."""
 
     format = "e01"
@@ -29,8 +46,8 @@ class EwfEvidence(Evidence):
             handle = pyewf.handle()
             handle.open(segments, "r")
         except (OSError, ValueError, TypeError) as e:
-            raise EvidenceError(f"{path}: not a readable E01 image: {_first_line(e)}") from e
-        self._handle: Any = handle
+            raise EvidenceError(f"{path}: not a readable E01 image: {libyal_reason(e)}") from e
+        self._handle = handle
         super().__init__(str(path), int(handle.get_media_size()), [Path(s) for s in segments])
         self.sector_size = int(handle.get_bytes_per_sector() or 512)
         self.stored_hashes = _stored_hashes(handle)
@@ -48,16 +65,6 @@ class EwfEvidence(Evidence):
             self.close()
             raise EvidenceError(f"{self.path}: truncated or incomplete E01: {e.args[0].split(': ', 1)[-1]}") from e
 
-    def _read(self, offset: int, length: int) -> bytes:
-        try:
-            return bytes(self._handle.read_buffer_at_offset(length, offset))
-        except OSError as e:
-            raise EvidenceError(f"{self.path}: read error at offset {offset}: {_first_line(e)}") from e
-
-    def _close(self) -> None:
-        if getattr(self, "_handle", None) is not None:
-            self._handle.close()
-            self._handle = None
 
 
 def _stored_hashes(handle: Any) -> dict[str, str]:

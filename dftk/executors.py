@@ -12,7 +12,7 @@ import signal
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TypeVar
@@ -114,6 +114,28 @@ class LocalProcessExecutor(Executor):
 
     def close(self, cancel: bool = False) -> None:
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+class ThreadExecutor(Executor):
+    """Runs units on threads of this process, results in unit order: for work that releases the GIL
+    (YARA matching, reading loose files), where a process pool would only add start-up and pickling."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dftk")
+
+    def map(self, fn: Callable[[T], R], units: Iterable[T]) -> Iterator[R]:
+        queue: deque[Future[R]] = deque()
+        for unit in units:
+            queue.append(self._pool.submit(fn, unit))
+            if len(queue) > self.workers * 2:
+                yield queue.popleft().result()
+        while queue:
+            yield queue.popleft().result()
+
+    def close(self, cancel: bool = False) -> None:
+        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
 
 
 def make_executor(workers: int) -> Executor:

@@ -9,15 +9,12 @@ belongs to the window whose report range ``(low, high]`` holds its end.
 from __future__ import annotations
 
 import bisect
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from dftk.errors import DftkError
 from dftk.evidence import Evidence, EvidenceSpec, reopen
-from dftk.executors import Executor
 from dftk.plugin import Problem
 from dftk.volumes import Volume, per_volume, volumes
 
@@ -150,24 +147,3 @@ def context(data: bytes | memoryview | Any, start: int, end: int, width: int = 1
     before = bytes(data[max(0, start - width):start])
     after = bytes(data[end:end + width])
     return f"{escape(before)}[{escape(bytes(data[start:end]))}]{escape(after)}"
-
-
-class ThreadExecutor(Executor):
-    """Runs units on threads of this process, results in unit order: for work that releases the GIL
-    (YARA matching, reading loose files), where a process pool would only add start-up and pickling."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dftk-scan")
-
-    def map(self, fn: Callable[[T], R], units: Iterable[T]) -> Iterator[R]:
-        queue: deque[Future[R]] = deque()
-        for unit in units:
-            queue.append(self._pool.submit(fn, unit))
-            if len(queue) > self.workers * 2:
-                yield queue.popleft().result()
-        while queue:
-            yield queue.popleft().result()
-
-    def close(self, cancel: bool = False) -> None:
-        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)

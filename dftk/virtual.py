@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dftk.errors import EvidenceError
-from dftk.evidence import Evidence
+from dftk.ewf import LibyalEvidence, libyal_reason
 
 SIGNATURES = {b"KDMV": "vmdk", b"# Disk DescriptorFile": "vmdk", b"QFI\xfb": "qcow", b"conectix": "vhd",
               b"vhdxfile": "vhd"}
@@ -44,26 +44,14 @@ def _open(path: Path, fmt: str) -> Any:
     return handle
 
 
-class VirtualDiskEvidence(Evidence):
+class VirtualDiskEvidence(LibyalEvidence):
     """A VMDK, VHD or QCOW virtual disk: its virtual media, read through libyal."""
 
     def __init__(self, path: Path, fmt: str) -> None:
         self.format = fmt
         try:
-            self._handle: Any = _open(path, fmt)
+            self._handle = _open(path, fmt)
             size = int(self._handle.get_media_size())
         except (OSError, ValueError) as e:
-            reason = " ".join(str(e).split()).split(". ")[0].split(": ", 1)[-1]
-            raise EvidenceError(f"{path}: not a readable {fmt.upper()} image: {reason}") from e
+            raise EvidenceError(f"{path}: not a readable {fmt.upper()} image: {libyal_reason(e)}") from e
         super().__init__(str(path), size, [path])
-
-    def _read(self, offset: int, length: int) -> bytes:
-        try:
-            return bytes(self._handle.read_buffer_at_offset(length, offset))
-        except OSError as e:
-            raise EvidenceError(f"{self.path}: read error at offset {offset}: {' '.join(str(e).split())[:160]}") from e
-
-    def _close(self) -> None:
-        if getattr(self, "_handle", None) is not None:
-            self._handle.close()
-            self._handle = None

@@ -22,12 +22,11 @@ import click
 from dftk.commands.evidence import FORMAT_DECLS, FORMAT_KW
 from dftk.errors import INCOMPLETE, DftkError, NotApplicable
 from dftk.evidence import Evidence, open_evidence
-from dftk.executors import Executor, UnitCrashed, make_executor
+from dftk.executors import Executor, ThreadExecutor, UnitCrashed, make_executor
 from dftk.files import EvidenceFile
 from dftk.mediascope import run_media_pass
 from dftk.plugin import Finding, LoadedPlugin, Problem, Record
 from dftk.pluginstate import PluginState
-from dftk.scanning import ThreadExecutor
 from dftk.work import CORE, FileBatch, PluginCall, analyze_batch, share
 
 _HELP = """Scan EVIDENCE with YARA rules, and with --indicators for indicators, printing each match.
