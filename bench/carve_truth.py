@@ -383,6 +383,15 @@ def score(work: Path, times_file: Path) -> None:
                   f"conf {r['confidence']}: {where}")
 
 
+def _unsupported(planted: set[str]) -> tuple[str, ...]:
+    """Planted types for which dftk declares no carving format (asked of dftk itself, not hard-coded)."""
+    from dftk_plugins.carving.formats import TYPE_NAMES
+
+    family = {"ole2-doc": "ole2", "ole2-ppt": "ole2", "ole2-xls": "ole2", "docx": "zip", "xlsx": "zip",
+              "pptx": "zip", "wav": "riff", "webp": "riff"}
+    return tuple(sorted(t for t in planted if family.get(t, t) not in TYPE_NAMES))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "build":
         build(Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))
@@ -391,11 +400,3 @@ if __name__ == "__main__":
     else:
         sys.exit(__doc__)
 
-
-def _unsupported(planted: set[str]) -> tuple[str, ...]:
-    """Planted types for which dftk declares no carving format (asked of dftk itself, not hard-coded)."""
-    from dftk_plugins.carving.formats import TYPE_NAMES
-
-    family = {"ole2-doc": "ole2", "ole2-ppt": "ole2", "ole2-xls": "ole2", "docx": "zip", "xlsx": "zip",
-              "pptx": "zip", "wav": "riff", "webp": "riff"}
-    return tuple(sorted(t for t in planted if family.get(t, t) not in TYPE_NAMES))

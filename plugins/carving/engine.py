@@ -20,7 +20,6 @@ import yara
 
 from dftk.evidence import Evidence, EvidenceSpec, reopen
 from dftk_plugins.carving.formats import BY_NAME, FORMATS, Format, rules_source
-from dftk_plugins.carving.fragments import reassemble
 from dftk_plugins.carving.model import Verdict, View
 
 CHUNK = 8 << 20
@@ -161,8 +160,8 @@ def _validate(space: Space, offset: int, fmt: Format, sector: int) -> Hit | None
     view = View(space, offset, fmt.max_size)
     try:
         verdict = fmt.validate(view)
-        if verdict is not None and not verdict.full and fmt.gaps:
-            verdict = reassemble(fmt.name, fmt.validate, view, verdict, sector) or verdict
+        if verdict is not None and not verdict.full and fmt.gaps is not None:
+            verdict = fmt.gaps(fmt.validate, view, verdict, sector) or verdict
     except (struct.error, ValueError, IndexError, OverflowError, zlib.error, RecursionError):
         return None  # bytes no validator could make sense of: not a file of this type
     if verdict is None or verdict.length <= 0:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dftk_plugins.carving import documents, images, media
-from dftk_plugins.carving.model import Validator, View
+from dftk_plugins.carving import documents, fragments, images, media
+from dftk_plugins.carving.model import Reassembler, Validator, View
 
 MiB = 1 << 20
 
@@ -26,7 +26,7 @@ class Format:
         ext: the output file's extension.
         nests: files of the same type inside one are reported (as embedded): JPEG thumbnails.
         kind: refines the type from the validated bytes (docx for a ZIP, wav for a RIFF).
-        gaps: bifragment gap carving applies when the validator fails part-way.
+        gaps: bifragment gap carving, tried when the validator fails part-way (``fragments.py``).
     """
 
     name: str
@@ -36,12 +36,12 @@ class Format:
     ext: str
     nests: bool = False
     kind: Callable[[View, int], str] | None = None
-    gaps: bool = False
+    gaps: Reassembler | None = None
 
 
 FORMATS: tuple[Format, ...] = (
     Format("jpeg", ("FF D8 FF (C0|C4|DB|DD|E0|E1|E2|E3|E8|ED|EE|FE)",), images.jpeg, 64 * MiB, "jpg", nests=True),
-    Format("png", ("89 50 4E 47 0D 0A 1A 0A",), images.png, 256 * MiB, "png", gaps=True),
+    Format("png", ("89 50 4E 47 0D 0A 1A 0A",), images.png, 256 * MiB, "png", gaps=fragments.png),
     Format("gif", ("47 49 46 38 (37|39) 61",), images.gif, 64 * MiB, "gif"),
     Format("bmp", ("42 4D ?? ?? ?? ?? 00 00 00 00",), images.bmp, 256 * MiB, "bmp"),
     Format("pdf", ("25 50 44 46 2D 31 2E",), documents.pdf, 512 * MiB, "pdf"),

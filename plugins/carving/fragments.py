@@ -4,8 +4,7 @@ sector boundary further on; a reassembly is accepted only when the whole file th
 
 Candidate pairs come from the format: for PNG the next chunk header must sit at the resumed position (its
 type name is searched for, so the gap follows from where it is found) and the broken chunk's CRC must
-then hold. JPEG is not reassembled yet: a Pillow decode accepts a stream with a stray sector of random
-bytes, so it cannot tell the true cut from one a sector later; that needs a Huffman-level check.
+then hold. Each format declares its own gap carver (``Format.gaps``); this module holds the shared parts.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from dftk_plugins.carving.model import Spliced, Validator, Verdict, View
 
@@ -22,11 +21,9 @@ MAX_TRIES = 48
 _PNG_TYPES = re.compile(rb"IDAT|IEND")
 
 
-def reassemble(name: str, validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:
-    """A full verdict with two fragments, or None when no reassembly validates."""
-    if name != "png":
-        return None
-    pairs = _png_pairs(view, verdict.good, sector)
+def first_valid(validate: Validator, view: View, pairs: Iterable[tuple[int, int]]) -> Verdict | None:
+    """The first ``(cut, resume)`` pair whose reassembly validates whole, as a two-fragment verdict: ``cut``
+    is the first fragment's length, ``resume`` the absolute offset where the second starts."""
     for tries, (cut, resume) in enumerate(pairs):
         if tries >= MAX_TRIES:
             break
@@ -40,7 +37,13 @@ def reassemble(name: str, validate: Validator, view: View, verdict: Verdict, sec
     return None
 
 
-def _boundaries(view: View, low: int, high: int, sector: int) -> list[int]:
+def png(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:
+    """PNG gap carving: the next chunk header must sit at the resumed position and the broken chunk's CRC
+    must then hold."""
+    return first_valid(validate, view, _png_pairs(view, verdict.good, sector))
+
+
+def boundaries(view: View, low: int, high: int, sector: int) -> list[int]:
     """Sector boundaries (absolute) strictly after ``low`` and at most ``high`` (positions in the file)."""
     first = (view.start + low) // sector * sector + sector
     return [b - view.start for b in range(first, view.start + high + 1, sector)]
@@ -54,7 +57,7 @@ def _png_pairs(view: View, chunk: int, sector: int) -> Iterator[tuple[int, int]]
     if length > 0x7FFFFFFF or not head[4:].isalpha():
         return
     following = chunk + 12 + length
-    cuts = _boundaries(view, chunk + 8, following, sector)
+    cuts = boundaries(view, chunk + 8, following, sector)
     base = view.start + chunk
     region = view.reader.read(base, following - chunk + MAX_GAP)
     for m in _PNG_TYPES.finditer(region):

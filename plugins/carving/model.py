@@ -71,3 +71,7 @@ class Verdict:
 
 
 Validator = Callable[[View], "Verdict | None"]
+
+Reassembler = Callable[[Validator, View, Verdict, int], "Verdict | None"]
+"""Gap carving for one format: (its validator, the view at the candidate, the partial verdict, the sector
+size) -> a full verdict with two or more fragments, or None."""
