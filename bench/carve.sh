@@ -9,7 +9,8 @@
 # boundary between filler of random bytes, zeros and text; 15% of the files over 64 KiB are split in two
 # fragments with 16-256 KiB of filler between them. The ground truth (type, offsets, size, sha256,
 # fragmented) is kept in the temporary folder as truth.json. Then, page cache warm, it times
-#   dftk carve IMAGE OUT (--workers $WORKERS, default 1: the other tools use one core)
+#   dftk carve IMAGE OUT (its default worker count, one per core; set WORKERS=N to choose), and once more
+#   with --workers 1 for the single-core figure (PhotoRec, foremost and scalpel have no parallel mode)
 #   photorec /d OUT/recup_dir /cmd IMAGE partition_none,options,paranoid,search
 #   foremost -i IMAGE -o OUT (default mode, /etc/foremost.conf)
 #   scalpel -c CONF -o OUT IMAGE (CONF: /etc/scalpel/scalpel.conf with every type line uncommented)
@@ -20,7 +21,7 @@
 set -euo pipefail
 size=${1:-320}
 dftk=${2:-.venv/bin/dftk}
-workers=${WORKERS:-1}
+workers=${WORKERS:-}
 py=.venv/bin/python
 testdata=../shared/testdata
 here=$(cd "$(dirname "$0")" && pwd)
@@ -53,7 +54,10 @@ run() {  # run NAME CMD...: time CMD with a warm page cache, stdout/stderr to $w
   printf '  %-9s %7.1f s  exit status %s\n' "$name" "$(echo "$e - $s" | bc -l)" "$rc"
 }
 echo "carving (page cache warm):"
-run dftk "$dftk" carve "$image" "$work/out_dftk" --workers "$workers"
+run dftk "$dftk" carve "$image" "$work/out_dftk" ${workers:+--workers "$workers"}
+run dftk_1w "$dftk" carve "$image" "$work/out_dftk_1w" --workers 1
+cmp -s "$work/out_dftk/manifest.jsonl" "$work/out_dftk_1w/manifest.jsonl" \
+  || echo "  WARNING: dftk's manifest differs between worker counts"
 mkdir -p "$work/out_photorec"
 in_work() { (cd "$work" && "$@"); }  # photorec may leave photorec.se2/.log in its working folder
 run photorec in_work photorec /d "$work/out_photorec/recup_dir" /cmd "$image" partition_none,options,paranoid,search

@@ -6,6 +6,7 @@ plugin package's command would be.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -39,8 +40,9 @@ Example:
 @click.option(*FORMAT_DECLS, **FORMAT_KW)
 @click.option("--types", "types_", metavar="LIST", default="", help="Comma-separated types to carve (default: all).")
 @click.option("--scope", type=click.Choice(["all", "unallocated"]), default="all", show_default=True,
-              help="Carve the whole media, or only each volume's unallocated space (offsets stay image offsets).")
-@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Carve the whole media, or only each volume's unallocated space (offsets stay image offsets; "
+                   "files identical to an allocated file are not reported again).")
+@click.option("--workers", type=click.IntRange(1, 256), default=os.cpu_count() or 1, show_default="CPU count",
               help="Worker processes; the output is the same for any number.")
 def carve(evidence: str, outdir: Path, fmt: str, types_: str, scope: str, workers: int) -> None:
     from dftk_plugins.carving.recovery import carve as carve_evidence
@@ -53,17 +55,22 @@ def carve(evidence: str, outdir: Path, fmt: str, types_: str, scope: str, worker
     if outdir.exists() and any(outdir.iterdir()):
         raise DftkError(f"{outdir}: output folder is not empty")
     outdir.mkdir(parents=True, exist_ok=True)
-    problems = 0
+    problems = identical = 0
     with open_evidence(evidence, fmt, require_image=False) as ev, (outdir / "manifest.jsonl").open("x") as manifest:
         for item in carve_evidence(ev, types, scope, workers, outdir):
             if isinstance(item, Problem):
                 problems += 1
                 click.echo(f"dftk: problem: {item.subject}: {item.message}", err=True)
                 continue
+            if item.identical_to is not None:
+                identical += 1
+                continue
             manifest.write(manifest_line(item) + "\n")
             row = item.row
             if row["embedded_in"] is None:
                 click.echo(f"{row['path']} {row['size']} {row['validation']} {row['confidence']}")
+    if identical:
+        click.echo(f"dftk: {identical} carved file(s) identical to allocated files not reported again", err=True)
     if problems:
         click.echo(f"dftk: {problems} problem(s): the carve is incomplete", err=True)
         sys.exit(INCOMPLETE)

@@ -47,5 +47,7 @@ class CarvingPlugin(Plugin):
             if isinstance(item, Problem):
                 yield item
                 continue
+            if item.identical_to is not None:
+                continue  # the file walk reports the allocated file
             row = {k: v for k, v in item.row.items() if k != "path"}
             yield Finding(f"carve/{row['type']}", f"offset:{row['offset']:#x}", row)

@@ -1,5 +1,6 @@
-"""The carving engine: candidate headers found with YARA over the byte space read once in overlapping
-chunks, each validated where it was found; work split in byte ranges whose results are merged by offset.
+"""The carving engine: candidate headers found with Hyperscan (``signatures.py``) over the byte space read
+once in overlapping chunks, each validated where it was found; work split in byte ranges whose results are
+merged by offset.
 
 The byte space is the whole evidence (``scope="all"``) or its unallocated runs laid end to end
 (``scope="unallocated"``); fragments are mapped back to image offsets. Every candidate is validated on
@@ -16,17 +17,16 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import yara
-
 from dftk.evidence import Evidence, EvidenceSpec, reopen
-from dftk_plugins.carving.formats import BY_NAME, FORMATS, Format, rules_source
+from dftk_plugins.carving.formats import BY_NAME, FORMATS, Format
 from dftk_plugins.carving.model import Verdict, View
+from dftk_plugins.carving.signatures import Scanner
 
 CHUNK = 8 << 20
 OVERLAP = 64
 BLOCK = 1 << 20
 UNIT = 64 << 20
-_RULES: dict[tuple[str, ...], yara.Rules] = {}
+_SCANNERS: dict[tuple[str, ...], Scanner] = {}
 
 
 class Space:
@@ -45,6 +45,10 @@ class Space:
 
     def read(self, offset: int, length: int) -> bytes:
         length = max(0, min(length, self.size - offset))
+        index, inside = divmod(offset, BLOCK)
+        if inside + length <= BLOCK:  # the common case, kept cheap: validators make many small reads
+            block = self.cache.get(index)
+            return (block if block is not None else self._block(index))[inside:inside + length]
         parts = []
         while length > 0:
             block = self._block(offset // BLOCK)
@@ -135,25 +139,19 @@ def carve_unit(unit: Unit) -> list[Hit]:
 
 
 def _candidates(space: Space, unit: Unit, formats: tuple[Format, ...]) -> Iterator[tuple[int, Format]]:
-    rules = _compiled(formats)
-    order = {f.name: i for i, f in enumerate(formats)}
+    scanner = _scanner(formats)
     for at in range(unit.start, unit.end, CHUNK):
         data = space.read(at, min(CHUNK, unit.end - at) + OVERLAP)
-        found: set[tuple[int, int]] = set()
-        for match in rules.match(data=data):
-            for string in match.strings:
-                for instance in string.instances:
-                    if instance.offset < CHUNK and at + instance.offset < unit.end:
-                        found.add((at + instance.offset, order[match.rule]))
-        for offset, index in sorted(found):
-            yield offset, formats[index]
+        for offset, index in scanner.find(data):
+            if offset < CHUNK and at + offset < unit.end:
+                yield at + offset, formats[index]
 
 
-def _compiled(formats: tuple[Format, ...]) -> yara.Rules:
+def _scanner(formats: tuple[Format, ...]) -> Scanner:
     key = tuple(f.name for f in formats)
-    if key not in _RULES:
-        _RULES[key] = yara.compile(source=rules_source(formats))
-    return _RULES[key]
+    if key not in _SCANNERS:
+        _SCANNERS[key] = Scanner([f.signatures for f in formats])
+    return _SCANNERS[key]
 
 
 def _validate(space: Space, offset: int, fmt: Format, sector: int) -> Hit | None:

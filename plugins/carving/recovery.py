@@ -10,8 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dftk.errors import EvidenceError
 from dftk.evidence import Evidence
 from dftk.executors import InProcessExecutor, UnitCrashed, make_executor
+from dftk.files import EvidenceFile
+from dftk.filewalk import media_content, media_walk
 from dftk.plugin import Problem
 from dftk.scanning import unallocated_map
 from dftk_plugins.carving.engine import Hit, Space, carve_unit, merge, units
@@ -22,10 +25,42 @@ READ = 4 << 20
 
 @dataclass(frozen=True, slots=True)
 class Carved:
-    """One recovered file as the manifest describes it (``path`` relative to the output folder)."""
+    """One recovered file as the manifest describes it (``path`` relative to the output folder).
+
+    ``identical_to`` names the allocated file with the same content (``--scope unallocated``): such a file
+    is not reported again, and its output file is removed.
+    """
 
     row: dict[str, Any]
     runs: tuple[tuple[int, int], ...]
+    identical_to: str | None = None
+
+
+class AllocatedFiles:
+    """The allocated files of the evidence by size; a size's files are hashed only when a carved file has
+    that size, so the cost is one metadata walk plus the reads of a few same-sized files."""
+
+    def __init__(self, evidence: Evidence) -> None:
+        self.evidence = evidence
+        self.by_size: dict[int, list[EvidenceFile]] = {}
+        self.hashed: dict[int, dict[str, str]] = {}
+        for item in media_walk(evidence):
+            if isinstance(item, EvidenceFile) and not item.deleted and item.size > 0:
+                self.by_size.setdefault(item.size, []).append(item)
+
+    def identical(self, size: int, sha256: str) -> str | None:
+        """The path of an allocated file with exactly this content, if one exists."""
+        if size not in self.by_size:
+            return None
+        if size not in self.hashed:
+            self.hashed[size] = {}
+            for file in self.by_size[size]:
+                try:
+                    content = media_content(self.evidence, file)
+                except EvidenceError:
+                    continue  # unreadable: it cannot be shown identical
+                self.hashed[size].setdefault(hashlib.sha256(content).hexdigest(), file.path)
+        return self.hashed[size].get(sha256)
 
 
 def parse_types(value: str | None) -> tuple[str, ...]:
@@ -59,6 +94,7 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
     if not runs:
         return
     space = Space(evidence, runs)
+    allocated = AllocatedFiles(evidence) if scope == "unallocated" else None
     executor = InProcessExecutor() if workers <= 1 or evidence.format == "bytes" else make_executor(workers)
     paths: dict[int, str] = {}
 
@@ -73,8 +109,13 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
 
     try:
         for hit, parent in merge(results()):
+            if parent is not None and id(parent) not in paths:
+                continue  # inside a file not reported (identical to an allocated one)
             carved = _recover(evidence, space, hit, paths.get(id(parent)) if parent else None, outdir)
-            paths[id(hit)] = carved.row["path"]
+            if allocated is not None and parent is None:
+                carved = _unless_allocated(carved, allocated, outdir)
+            if carved.identical_to is None:
+                paths[id(hit)] = carved.row["path"]
             yield carved
             yield from problems
             problems.clear()
@@ -106,6 +147,15 @@ def _recover(evidence: Evidence, space: Space, hit: Hit, parent: str | None, out
            "size": size, "sha256": digest.hexdigest(), "validation": "full" if hit.full else "partial",
            "confidence": round(hit.confidence, 3), "embedded_in": parent}
     return Carved(row, runs)
+
+
+def _unless_allocated(carved: Carved, allocated: AllocatedFiles, outdir: Path | None) -> Carved:
+    same = allocated.identical(carved.row["size"], carved.row["sha256"])
+    if same is None:
+        return carved
+    if outdir is not None:
+        (outdir / carved.row["path"]).unlink(missing_ok=True)
+    return Carved(carved.row, carved.runs, same)
 
 
 def _ext(name: str) -> str:

@@ -1,0 +1,120 @@
+"""The carving engine's candidate finder: Hyperscan over YARA hex signatures must find exactly what YARA finds."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+import yara
+
+from dftk_plugins.carving.formats import FORMATS
+from dftk_plugins.carving.signatures import Scanner, hex_to_regex
+
+SYNTAX = ("4D 5A", "FF D8 FF (C0|C4|DB)", "42 4D ?? ?? 00 00", "FF F? ?0", "AB [2-4] CD", "AB [3] CD", "AB ~00 CD",
+          "(4D 4D 00 2A | 49 49 2A 00)")
+
+
+def _yara_hits(signatures: list[tuple[str, ...]], data: bytes) -> set[tuple[int, int]]:
+    source = "\n".join(
+        f"rule r{i} {{ strings: " + " ".join(f"$s{j} = {{ {s} }}" for j, s in enumerate(sigs))
+        + " condition: any of them }" for i, sigs in enumerate(signatures))
+    hits = set()
+    for match in yara.compile(source=source).match(data=data):
+        for string in match.strings:
+            for instance in string.instances:
+                hits.add((instance.offset, int(match.rule[1:])))
+    return hits
+
+
+def _sample() -> bytes:
+    rng = random.Random(7)
+    parts = [rng.randbytes(rng.randrange(1, 300)) for _ in range(400)]
+    planted = [b"MZ", b"\xff\xd8\xff\xc4", b"BM\x01\x02\x00\x00", b"\xff\xf3\x10", b"\xab\x01\x02\x03\xcd",
+               b"\xab\x01\x00\xcd", b"\xab\x01\xcd", b"MM\x00*", b"II*\x00", b"\x89PNG\r\n\x1a\n", b"RIFF\0\0\0\0WAVE"]
+    return b"".join(p + planted[i % len(planted)] for i, p in enumerate(parts))
+
+
+@pytest.mark.parametrize("signature", SYNTAX)
+def test_each_syntax_form_matches_like_yara(signature: str) -> None:
+    data = _sample()
+    assert Scanner([(signature,)]).find(data) == sorted(_yara_hits([(signature,)], data))
+
+
+def _re_hits(signatures: list[tuple[str, ...]], data: bytes) -> set[tuple[int, int]]:
+    """Every start (overlapping ones too) where Python's regex engine matches a translated signature."""
+    hits = set()
+    for index, sigs in enumerate(signatures):
+        for sig in sigs:
+            pattern = re.compile(b"(?=" + hex_to_regex(sig).encode() + b")", re.DOTALL)
+            hits |= {(m.start(), index) for m in pattern.finditer(data)}
+    return hits
+
+
+def test_every_declared_format_matches_like_yara_and_re() -> None:
+    """YARA is the oracle where it can compile a signature (the frame-sync one is too complex for it)."""
+    signatures = [f.signatures for f in FORMATS]
+    data = _sample() + random.Random(3).randbytes(4 << 20)
+    found = Scanner(signatures).find(data)
+    assert found == sorted(_re_hits(signatures, data))
+    assert len(found) > 20
+    for index, sigs in enumerate(signatures):
+        try:
+            expected = {(at, index) for at, _ in _yara_hits([sigs], data)}
+        except yara.SyntaxError:
+            continue
+        assert {h for h in found if h[1] == index} == expected, FORMATS[index].name
+
+
+def test_translation_and_refusal() -> None:
+    assert hex_to_regex("FF ?0 A?") == "\\xff[" + "".join(f"\\x{h << 4:02x}" for h in range(16)) + "][\\xa0-\\xaf]"
+    with pytest.raises(ValueError):
+        hex_to_regex("FF ZZ")
+
+
+def _png_of_size(size: int, colour: tuple[int, int, int]) -> bytes:
+    """A valid PNG of exactly ``size`` bytes (a tEXt chunk pads it)."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), colour).save(buffer, "PNG")
+    png = buffer.getvalue()
+    pad = size - len(png) - 12
+    assert pad >= 8
+    body = b"tEXt" + b"pad\0" + b"x" * (pad - 4)
+    chunk = struct.pack(">I", pad) + body + struct.pack(">I", zlib.crc32(body))
+    return png[:33] + chunk + png[33:]
+
+
+def test_unallocated_scope_does_not_report_copies_of_allocated_files(tmp_path: Path) -> None:
+    from dftk.evidence import Evidence
+    from dftk.files import EvidenceFile
+    from dftk.filewalk import media_content, media_walk
+    from dftk.scanning import unallocated_map
+    from dftk_plugins.carving.recovery import carve
+
+    media = bytearray((Path(__file__).parents[2] / "fixtures/images/fat16.img").read_bytes())
+    with Evidence.from_bytes(bytes(media)) as ev:
+        files = [f for f in media_walk(ev) if isinstance(f, EvidenceFile) and not f.deleted and 300 < f.size < 20000]
+        file = files[0]
+        at = media.find(bytes(media_content(ev, file)))
+        found, _ = unallocated_map(ev)
+    assert at > 0
+    copy = _png_of_size(file.size, (200, 10, 10))
+    other = _png_of_size(file.size + 512, (10, 200, 10))
+    media[at:at + file.size] = copy  # the allocated file now holds this PNG
+    holes = [s for s, e in zip(found.starts, found.ends, strict=True) if e - s >= 65536]
+    media[holes[0]:holes[0] + len(copy)] = copy  # a deleted copy of it
+    media[holes[0] + 32768:holes[0] + 32768 + len(other)] = other  # a PNG found nowhere else
+    with Evidence.from_bytes(bytes(media)) as ev:
+        rows = list(carve(ev, ("png",), "unallocated", 1, tmp_path))
+    reported = [r for r in rows if getattr(r, "identical_to", None) is None]
+    dropped = [r for r in rows if getattr(r, "identical_to", None) is not None]
+    assert [r.row["offset"] for r in reported] == [holes[0] + 32768]  # type: ignore[union-attr]
+    assert [(r.row["offset"], r.identical_to) for r in dropped] == [(holes[0], file.path)]  # type: ignore[union-attr]
+    assert not (tmp_path / dropped[0].row["path"]).exists()  # type: ignore[union-attr]
