@@ -6,13 +6,16 @@ A plugin is a class registered in the ``dftk.plugins`` entry-point group. It yie
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import click
@@ -109,6 +112,24 @@ class Plugin:
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
         return tuple(str(o.name) for o in cls.options)
+
+    @classmethod
+    def work_identity(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """What, besides the version, decides this plugin's results: a rerun of a case skips work done under
+        the same identity. The options by default; a plugin whose options name files (rules, hash sets)
+        adds digests of their contents, so an edited file under the same path means new work."""
+        return options
+
+
+def content_digests(paths: Iterable[str | os.PathLike[str]]) -> dict[str, str]:
+    """sha256 of each named file's content (``unreadable`` when it cannot be read), for work identities."""
+    digests: dict[str, str] = {}
+    for path in paths:
+        try:
+            digests[str(path)] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            digests[str(path)] = "unreadable"
+    return digests
 
 
 @dataclass(frozen=True, slots=True)

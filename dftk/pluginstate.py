@@ -33,8 +33,9 @@ class PluginState:
 
     @property
     def unit(self) -> str:
-        """Completion marks are per plugin version and options: other options mean other work."""
-        return f"{self.name}@{self.loaded.cls.version}#{canonical_json(self.options)}"
+        """Completion marks are per plugin version and work identity (its options, and for some plugins the
+        digests of the files they name): other options or edited files mean other work."""
+        return f"{self.name}@{self.loaded.cls.version}#{canonical_json(self.loaded.cls.work_identity(self.options))}"
 
     def fail(self, reason: str) -> None:
         self.failures += 1

@@ -19,7 +19,7 @@ from dftk.evidence import Evidence
 from dftk.files import Buffer, EvidenceFile
 from dftk.hashes import ALGORITHMS, digest_all, parse_algorithms
 from dftk.hashset import HASHDEEP_MAGIC, read_hashdeep
-from dftk.plugin import Finding, Plugin, Problem, Record
+from dftk.plugin import Finding, Plugin, Problem, Record, content_digests
 
 DEFAULT = ("md5", "sha1", "sha256")
 
@@ -60,6 +60,12 @@ class HashingPlugin(Plugin):
                      type=click.Path(exists=True, dir_okay=False),
                      help="Known-bad set (same formats): matching files get a hash/notable finding. Repeatable."),
     )
+
+    @classmethod
+    def work_identity(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """The options and each known set's digest: an updated set means the files are checked again."""
+        sets = [*(options.get("hashing_known_good") or ()), *(options.get("hashing_known_bad") or ())]
+        return {**options, "set_digests": content_digests(sets)} if sets else options
 
     def media(self, evidence: Evidence, **opts: Any) -> MediaHashes:
         return MediaHashes(_algorithms(opts), dict(evidence.stored_hashes))

@@ -27,7 +27,7 @@ from dftk.errors import NotApplicable
 from dftk.evidence import Evidence
 from dftk.files import Buffer, EvidenceFile
 from dftk.filetype import mime_of
-from dftk.plugin import Finding, Plugin, Problem, Record
+from dftk.plugin import Finding, Plugin, Problem, Record, content_digests
 from dftk.scanning import UnallocatedMap, Window, Windows, unallocated_map
 
 RULE_SUFFIXES = (".yar", ".yara", ".rule", ".rules")
@@ -138,6 +138,12 @@ class YaraPlugin(Plugin):
 
     def __init__(self) -> None:
         self._told: set[tuple[object, ...]] = set()
+
+    @classmethod
+    def work_identity(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """The options and each rule file's digest: an edited rule file means the files are scanned again.
+        (Files pulled in by ``include`` are not digested; with --yara-allow-include, rerun into a new case.)"""
+        return {**options, "rule_digests": content_digests(rule_files(options.get("yara_rules") or ()))}
 
     def analyze(self, file: EvidenceFile, data: Buffer, **opts: Any) -> Iterator[Record]:
         compiled = _rules(opts)

@@ -177,3 +177,17 @@ def test_known_sets_through_dftk_run_and_bad_set_is_usage_error(tmp_path: Path) 
     (tmp_path / "broken.txt").write_text("not a hash\n")
     bad = dftk("run", seized, "--case", tmp_path / "c2", "--hashing-known-good", tmp_path / "broken.txt")
     assert bad.exit_code == 2 and "line 1" in bad.stderr
+
+
+def test_an_updated_known_set_is_new_work(tmp_path: Path) -> None:
+    from dftk_plugins.hashing import HashingPlugin
+
+    known = tmp_path / "known.txt"
+    known.write_text(f"{hashlib.md5(b'a').hexdigest()}  a\n")
+    opts: dict[str, Any] = {"hashing_algorithms": ("md5",), "hashing_known_good": (str(known),),
+                            "hashing_known_bad": ()}
+    before = HashingPlugin.work_identity(opts)
+    known.write_text(f"{hashlib.md5(b'b').hexdigest()}  b\n")
+    assert HashingPlugin.work_identity(opts) != before
+    plain = {"hashing_algorithms": ("md5",), "hashing_known_good": (), "hashing_known_bad": ()}
+    assert HashingPlugin.work_identity(plain) == plain  # no set named: the options alone, as before

@@ -153,6 +153,19 @@ def test_scan_into_a_case_records_like_dftk_run(tmp_path: Path) -> None:
     assert len(stored) == len(first.stdout.splitlines())
 
 
+def test_an_edited_rule_file_under_the_same_path_is_new_work(tmp_path: Path) -> None:
+    rules = tmp_path / "r.yar"
+    rules.write_text('rule pw { strings: $a = "password" nocase condition: $a }')
+    args = ("scan", shared_data("plaso/image.E01"), "--rules", rules, "--json", "--case", tmp_path / "c")
+    dftk(*args)
+    rules.write_text('rule pw2 { strings: $a = "password" nocase condition: $a }')
+    second = dftk(*args)
+    assert second.exit_code in (0, 4) and second.stdout
+    assert "pw2" in {json.loads(line)["rule"] for line in second.stdout.splitlines()}  # scanned again
+    stored = dftk("case", "findings", tmp_path / "c", "--kind", "yara/match", "--json").output.splitlines()
+    assert {json.loads(line)["data"]["rule"] for line in stored} == {"pw", "pw2"}
+
+
 def test_carved_files_are_scanned_with_image_offsets(tmp_path: Path) -> None:
     import os
     import random
