@@ -4,7 +4,8 @@
 #   bench/carve.sh [SIZE_MIB] [DFTK]        (run from the repository root; defaults 320, .venv/bin/dftk)
 #
 # Builds a SIZE_MIB raw image (bench/carve_truth.py) from real files read in place from
-# ../shared/testdata (exif-py JPEGs, py-pdf PDFs, oletools/plaso Office files, tinytag audio, yara/plaso PE)
+# ../shared/testdata (exif-py JPEGs, py-pdf PDFs, oletools/plaso Office files, tinytag audio (whole files only:
+# mp3val and `flac -t` must find no truncation), yara/plaso PE, ISO-BMFF media)
 # plus generated ones (Pillow PNG/GIF/BMP/TIFF/WebP, sqlite3 databases, ZIP archives), each at a 512-byte
 # boundary between filler of random bytes, zeros and text; 15% of the files over 64 KiB are split in two
 # fragments with 16-256 KiB of filler between them. The ground truth (type, offsets, size, sha256,
@@ -25,8 +26,8 @@ workers=${WORKERS:-}
 py=.venv/bin/python
 testdata=../shared/testdata
 here=$(cd "$(dirname "$0")" && pwd)
-for tool in photorec foremost scalpel bc; do
-  command -v $tool >/dev/null || { echo "needs $tool (apt-get install testdisk foremost scalpel bc)"; exit 1; }
+for tool in photorec foremost scalpel bc mp3val flac; do
+  command -v $tool >/dev/null || { echo "needs $tool (apt-get install testdisk foremost scalpel bc mp3val flac)"; exit 1; }
 done
 [ -d "$testdata" ] || { echo "needs $testdata (run from the repository root)"; exit 1; }
 [ -x "$py" ] || py=python3

@@ -1,4 +1,5 @@
-"""Every carved type, declared once: signatures (YARA hex strings), validator, maximum size, extension.
+"""Every carved type, declared once: signatures (YARA hex-string syntax, see signatures.py), validator,
+maximum size, extension.
 
 Adding a type is one validator function and one line here.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dftk_plugins.carving import documents, fragments, images, media
+from dftk_plugins.carving import document_gaps, documents, executables, fragments, images, isobmff, jpeg, media
 from dftk_plugins.carving.model import Reassembler, Validator, View
 
 MiB = 1 << 20
@@ -20,7 +21,7 @@ class Format:
 
     Attributes:
         name: the type (``--types`` name, output folder, manifest ``type``) unless ``kind`` refines it.
-        signatures: YARA hex strings found at the start of the file.
+        signatures: hex strings (YARA syntax) found at the start of the file.
         validate: the structure-validating validator.
         max_size: bytes a validator may look at; a file is never carved longer.
         ext: the output file's extension.
@@ -40,33 +41,33 @@ class Format:
 
 
 FORMATS: tuple[Format, ...] = (
-    Format("jpeg", ("FF D8 FF (C0|C4|DB|DD|E0|E1|E2|E3|E8|ED|EE|FE)",), images.jpeg, 64 * MiB, "jpg", nests=True),
+    Format("jpeg", ("FF D8 FF (C0|C4|DB|DD|E0|E1|E2|E3|E8|ED|EE|FE)",), jpeg.jpeg, 64 * MiB, "jpg", nests=True,
+           gaps=jpeg.gaps),
     Format("png", ("89 50 4E 47 0D 0A 1A 0A",), images.png, 256 * MiB, "png", gaps=fragments.png),
     Format("gif", ("47 49 46 38 (37|39) 61",), images.gif, 64 * MiB, "gif"),
-    Format("bmp", ("42 4D ?? ?? ?? ?? 00 00 00 00",), images.bmp, 256 * MiB, "bmp"),
-    Format("pdf", ("25 50 44 46 2D 31 2E",), documents.pdf, 512 * MiB, "pdf"),
-    Format("zip", ("50 4B 03 04",), documents.zip_archive, 1024 * MiB, "zip", kind=documents.zip_kind),
+    Format("bmp", ("42 4D ?? ?? ?? ?? 00 00 00 00",), images.bmp, 256 * MiB, "bmp", gaps=images.bmp_gaps),
+    Format("pdf", ("25 50 44 46 2D 31 2E",), documents.pdf, 512 * MiB, "pdf", gaps=document_gaps.pdf),
+    Format("zip", ("50 4B 03 04",), documents.zip_archive, 1024 * MiB, "zip", kind=documents.zip_kind,
+           gaps=document_gaps.zip_archive),
     Format("ole2", ("D0 CF 11 E0 A1 B1 1A E1",), documents.ole2, 512 * MiB, "ole"),
-    Format("sqlite", ("53 51 4C 69 74 65 20 66 6F 72 6D 61 74 20 33 00",), documents.sqlite, 1024 * MiB, "sqlite"),
+    Format("sqlite", ("53 51 4C 69 74 65 20 66 6F 72 6D 61 74 20 33 00",), documents.sqlite, 1024 * MiB, "sqlite",
+           gaps=documents.sqlite_gaps),
     Format("riff", ("52 49 46 46 ?? ?? ?? ?? (57 41 56 45|41 56 49 20|57 45 42 50)",), media.riff, 1024 * MiB,
            "riff", kind=media.riff_kind),
-    Format("pe", ("4D 5A",), media.pe, 256 * MiB, "exe"),
-    Format("mp3", ("49 44 33 (02|03|04) 00",), media.mp3, 256 * MiB, "mp3"),
+    Format("pe", ("4D 5A",), executables.pe, 256 * MiB, "exe"),
+    Format("mp3", ("49 44 33 (02|03|04) 00 ?0", media.MP3_SYNC), media.mp3, 256 * MiB, "mp3"),
     Format("ogg", ("4F 67 67 53 00 02",), media.ogg, 1024 * MiB, "ogg"),
-    Format("flac", ("66 4C 61 43 00 00 00 22",), media.flac, 1024 * MiB, "flac"),
-    Format("tiff", ("49 49 2A 00", "4D 4D 00 2A"), images.tiff, 1024 * MiB, "tif"),
+    Format("flac", ("66 4C 61 43 00 00 00 22", "49 44 33 (02|03|04) 00 ?0"), media.flac, 1024 * MiB, "flac"),
+    Format("tiff", ("49 49 2A 00", "4D 4D 00 2A"), images.tiff, 1024 * MiB, "tif",
+           gaps=images.tiff_gaps),
+    Format("isobmff", ("00 00 00 ?? 66 74 79 70",), isobmff.isobmff, 4096 * MiB, "mp4",
+           kind=isobmff.isobmff_kind, gaps=isobmff.gaps),
 )
 BY_NAME = {f.name: f for f in FORMATS}
 EXTENSIONS = {"jpeg": "jpg", "docx": "docx", "xlsx": "xlsx", "pptx": "pptx", "odt": "odt", "ods": "ods",
               "odp": "odp", "jar": "jar", "wav": "wav", "avi": "avi", "webp": "webp", "mp3": "mp3", "ogg": "ogg",
-              "flac": "flac", "tiff": "tif"}
+              "flac": "flac", "tiff": "tif",
+              "m4a": "m4a", "mp4": "mp4", "mov": "mov", "heic": "heic", "avif": "avif", "3gp": "3gp", "3g2": "3g2",
+              "cr3": "cr3"}
 TYPE_NAMES = tuple(f.name for f in FORMATS)
 
-
-def rules_source(formats: tuple[Format, ...]) -> str:
-    """YARA rules with one rule per format (its name), one string per signature."""
-    rules = []
-    for fmt in formats:
-        strings = "\n".join(f"    $s{i} = {{ {sig} }}" for i, sig in enumerate(fmt.signatures))
-        rules.append(f"rule {fmt.name} {{\n  strings:\n{strings}\n  condition:\n    any of them\n}}")
-    return "\n".join(rules)

@@ -1,4 +1,4 @@
-"""Validators of image formats: JPEG (markers, entropy-coded data, a decode), PNG (chunks and CRCs), GIF, BMP.
+"""Validators of image formats (JPEG is in jpeg.py): PNG (chunks and CRCs), GIF, BMP.
 
 Each takes a view of the bytes at a candidate and returns None when the bytes are not the format at all,
 or a Verdict with the real end of the file (``full``) or how far the structure held (``partial``).
@@ -7,81 +7,16 @@ or a Verdict with the real end of the file (``full``) or how far the structure h
 from __future__ import annotations
 
 import io
-import re
 import struct
 import warnings
 import zlib
 
 from PIL import Image, UnidentifiedImageError
 
-from dftk_plugins.carving.model import Verdict, View
+from dftk_plugins.carving import raster_gaps
+from dftk_plugins.carving.model import Validator, Verdict, View
 
-STEP = 1 << 20
 MAX_PIXELS = 200_000_000  # decode checks refuse decompression bombs above this
-_ENTROPY_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
-_STANDALONE = {0x01, *range(0xD0, 0xD8)}
-
-
-def jpeg(view: View) -> Verdict | None:
-    """JPEG: the marker chain, each scan's entropy-coded data to the next marker, up to EOI; then a decode."""
-    end, good, mpf = _jpeg_end(view, 0)
-    if end is None:
-        return None if good < 0 else Verdict(good, False, 0.4, good)
-    while mpf:  # MPF (multi-picture) files carry their further images right after the first EOI
-        more, _, _ = _jpeg_end(view, end) if view.read(end, 3) == b"\xff\xd8\xff" else (None, 0, False)
-        if more is None:
-            break
-        end = more
-    return Verdict(end, True, 0.99) if decodes(view.read(0, end)) else Verdict(end, False, 0.5, 0)
-
-
-def _jpeg_end(view: View, pos: int) -> tuple[int | None, int, bool]:
-    """(end of the image or None, how far it held or -1 when it is no JPEG, whether it has MPF)."""
-    pos += 2
-    seen_frame = seen_scan = mpf = False
-    while True:
-        head = view.read(pos, 4)
-        if len(head) < 2 or head[0] != 0xFF:
-            return None, (pos if seen_scan else -1), mpf
-        marker = head[1]
-        if marker == 0xFF:
-            pos += 1
-            continue
-        if marker == 0xD9:
-            return ((pos + 2) if seen_frame and seen_scan else None), (pos if seen_scan else -1), mpf
-        if marker in _STANDALONE:
-            pos += 2
-            continue
-        if marker < 0xC0 or marker == 0xD8 or len(head) < 4:
-            return None, (pos if seen_scan else -1), mpf
-        length = struct.unpack(">H", head[2:4])[0]
-        if length < 2:
-            return None, (pos if seen_scan else -1), mpf
-        seen_frame = seen_frame or marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE,
-                                              0xCF)
-        mpf = mpf or (marker == 0xE2 and view.read(pos + 4, 4) == b"MPF\x00")
-        pos += 2 + length
-        if marker == 0xDA:
-            if not seen_frame:
-                return None, -1, mpf
-            seen_scan = True
-            found = _entropy_end(view, pos)
-            if found is None:
-                return None, pos, mpf
-            pos = found
-
-
-def _entropy_end(view: View, pos: int) -> int | None:
-    """The position of the marker that ends the entropy-coded data starting at ``pos``."""
-    while pos < view.size:
-        data = view.read(pos, STEP + 1)
-        m = _ENTROPY_END.search(data)
-        if m is not None:
-            return pos + m.start()
-        if len(data) <= 1:
-            return None
-        pos += len(data) - 1
-    return None
 
 
 def decodes(data: bytes) -> bool:
@@ -130,7 +65,7 @@ def gif(view: View) -> Verdict | None:
         if not block:
             break
         if block[0] == 0x3B:
-            return Verdict(pos + 1, True, 0.9) if images else None
+            return _gif_decoded(view, pos + 1) if images else None
         if block[0] == 0x21 and len(block) >= 2:
             after = _sub_blocks(view, pos + 2)
         elif block[0] == 0x2C and len(block) == 10:
@@ -143,6 +78,12 @@ def gif(view: View) -> Verdict | None:
             break
         pos = after
     return Verdict(pos, False, 0.3, pos) if images else None
+
+
+def _gif_decoded(view: View, end: int) -> Verdict:
+    """A GIF whose blocks chain to the trailer must also decode: Pillow's LZW decoder rejects a code outside
+    the table, which foreign bytes inside the image data give within a few codes."""
+    return Verdict(end, True, 0.95) if decodes(view.read(0, end)) else Verdict(end, False, 0.3, 0)
 
 
 def _sub_blocks(view: View, pos: int) -> int | None:
@@ -161,7 +102,25 @@ _DIB_SIZES = {12, 40, 52, 56, 64, 108, 124}
 
 
 def bmp(view: View) -> Verdict | None:
-    """BMP: file size, pixel offset and DIB header consistent with each other and with the pixel array."""
+    """BMP: file size, pixel offset and DIB header consistent with each other and with the pixel array; an
+    uncompressed pixel array must continue as one picture (``raster_gaps``)."""
+    layout = _bmp_layout(view)
+    if layout is None:
+        return None
+    size, raster = layout
+    if view.size < size:
+        return Verdict(view.size, False, 0.3, view.size)
+    return raster_gaps.judge(view, raster) if raster is not None else Verdict(size, True, 0.9)
+
+
+def bmp_gaps(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:
+    """BMP gap carving: the pixel rows resume where the picture continues (``raster_gaps.reassemble``)."""
+    layout = _bmp_layout(view)
+    return raster_gaps.reassemble(view, verdict, sector, layout[1]) if layout is not None else None
+
+
+def _bmp_layout(view: View) -> tuple[int, raster_gaps.Raster | None] | None:
+    """(the file size, where its uncompressed pixel rows are or None), or None if it is no BMP."""
     head = view.read(0, 54)
     if len(head) < 26:
         return None
@@ -177,11 +136,12 @@ def bmp(view: View) -> Verdict | None:
         return None
     if compression not in (0, 1, 2, 3, 4, 5, 6):
         return None
-    if compression in (0, 3) and offset + ((width * bpp + 31) // 32) * 4 * abs(height) > size:
+    stride = ((width * bpp + 31) // 32) * 4
+    if compression in (0, 3) and offset + stride * abs(height) > size:
         return None
-    if view.size < size:
-        return Verdict(view.size, False, 0.3, view.size)
-    return Verdict(size, True, 0.9)
+    if compression not in (0, 3):
+        return size, None  # RLE, JPEG or PNG inside: no fixed rows to compare
+    return size, raster_gaps.Raster(offset, offset + stride * abs(height), stride, max(1, bpp // 8), size)
 
 
 _TIFF_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
@@ -209,7 +169,50 @@ def tiff(view: View) -> Verdict | None:
         return None  # no strips or tiles: an EXIF block inside a JPEG, not a TIFF file
     if end > view.size:
         return Verdict(view.size, False, 0.3, 0)
-    return Verdict(end, True, 0.85 if decodes(view.read(0, end)) else 0.6)
+    raster = _tiff_raster(view, order, struct.unpack(order + "I", head[4:8])[0], end)
+    if raster is not None:
+        return raster_gaps.judge(view, raster)  # uncompressed rows: any bytes decode, so compare them instead
+    # A decode failure is broken picture data (a compressed strip with foreign bytes in it): partial.
+    return Verdict(end, True, 0.85) if decodes(view.read(0, end)) else Verdict(end, False, 0.3, 0)
+
+
+def tiff_gaps(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:
+    """TIFF gap carving for uncompressed strips: they resume where the picture continues."""
+    head = view.read(0, 8)
+    if head[:4] not in (b"II*\0", b"MM\0*"):
+        return None
+    order = "<" if head[:2] == b"II" else ">"
+    result = _tiff_ifd(view, order, struct.unpack(order + "I", head[4:8])[0])
+    if result is None:
+        return None
+    raster = _tiff_raster(view, order, struct.unpack(order + "I", head[4:8])[0], max(result[:2]))
+    return raster_gaps.reassemble(view, verdict, sector, raster)
+
+
+def _tiff_raster(view: View, order: str, ifd: int, end: int) -> raster_gaps.Raster | None:
+    """Where the first image's rows are when they are uncompressed, chunky and stored as strips that follow
+    each other in order (one run of rows); None otherwise."""
+    count_raw = view.read(ifd, 2)
+    if len(count_raw) < 2:
+        return None
+    count = min(struct.unpack(order + "H", count_raw)[0], 1024)
+    table = view.read(ifd + 2, count * 12)
+    tags = {}
+    for i in range(len(table) // 12):
+        tag, kind, n = struct.unpack_from(order + "HHI", table, i * 12)
+        tags[tag] = _tiff_values(view, order, table[i * 12 + 4:i * 12 + 12], kind, n)
+    first = {tag: values[0] for tag, values in tags.items() if values}
+    offsets, counts = tags.get(273, ()), tags.get(279, ())
+    if first.get(259, 1) != 1 or first.get(284, 1) != 1 or not offsets or len(offsets) != len(counts):
+        return None
+    if any(offsets[i] + counts[i] != offsets[i + 1] for i in range(len(offsets) - 1)):
+        return None
+    bits = sum(tags.get(258, (1,))) if len(tags.get(258, ())) > 1 else first.get(258, 1) * first.get(277, 1)
+    stride = (first.get(256, 0) * bits + 7) // 8
+    rows = first.get(257, 0)
+    if stride <= 0 or rows <= 1 or offsets[0] + stride * rows > end:
+        return None
+    return raster_gaps.Raster(offsets[0], offsets[0] + stride * rows, stride, max(1, bits // 8), end)
 
 
 def _tiff_ifd(view: View, order: str, at: int) -> tuple[int, int, int, bool] | None:

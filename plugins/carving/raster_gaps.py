@@ -1,0 +1,199 @@
+"""Raster continuity: whether the uncompressed pixel rows of a BMP or TIFF continue as one picture, and
+bifragment gap carving for a raster whose content breaks.
+
+Such a file's size is known from its header, so a fragmented one still "validates": the bytes at the known
+length hold foreign data (random bytes, zeros, text) where a fragment of the picture should be. Raster data
+has no checksum; what it has is two-dimensional coherence. Each disk sector of pixel data is described by
+two prediction errors, the mean absolute byte difference to the pixel on its left (``h``) and to the pixel
+one row above (``v``). A fragment break is where these change abruptly *at a sector boundary*: the sectors
+before it agree with each other, the sectors after it agree with each other, and the two groups differ
+sharply. A picture's own changes of content (a horizon, an object's edge) fall on pixel rows, not on sector
+boundaries, and the pixel array rarely starts on a sector boundary, so they leave a mixed sector between
+the two groups and are not taken for a break.
+
+Limits of the check:
+  * pixels that are noise (every byte as unpredictable as a random one) cannot be told from random filler:
+    a run of at least ``RUN`` such sectors makes the raster unverifiable, and its verdict gets a low
+    confidence (0.5 instead of 0.9);
+  * a gap shorter than ``WINDOW`` sectors, or within ``WINDOW`` sectors of the raster's ends, is not seen;
+  * a filler that happens to look like the picture (zeros in a black area) hides the exact cut;
+  * a picture whose rows begin on sector boundaries could put a sharp horizontal edge on one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from statistics import median
+
+from PIL import Image, ImageChops
+
+from dftk_plugins.carving.model import Spliced, Verdict, View
+
+SECTOR = 512  # breaks are looked for on 512-byte boundaries, which every larger sector size also falls on
+WINDOW = 4  # sectors each side of a boundary that must agree among themselves
+JUMP = 24  # a change of the mean prediction error (0..255) that no mixed sector of one picture makes
+PURE = 12  # how close the sectors next to the boundary must be to their own side
+NOISE = 72  # random bytes differ by 85 on average; a sector at least this unpredictable is noise-like
+RUN = 8  # noise-like sectors in a row (one 4 KiB cluster) in which a random-filled gap could hide
+SPAN = 256  # bytes each side of a boundary in which the exact change point is looked for
+EXACT = 6  # bytes by which the change point may miss the boundary
+CHUNK = 1 << 20
+MAX_GAP = 16 << 20
+MAX_TRIES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Raster:
+    """Where a file's uncompressed pixel rows are.
+
+    Attributes:
+        start: file position of the first pixel byte.
+        end: file position after the last pixel byte.
+        stride: bytes per row, padding included.
+        pixel: bytes per pixel (1 for pictures of less than 8 bits per pixel).
+        size: the file's whole length, as its header gives it.
+    """
+
+    start: int
+    end: int
+    stride: int
+    pixel: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Errors:
+    """Prediction errors of consecutive sectors, the first at file position ``first``."""
+
+    first: int
+    h: list[int]
+    v: list[int]
+
+    def position(self, index: int) -> int:
+        return self.first + index * SECTOR
+
+
+def errors(view: View, raster: Raster, phase: int, low: int, high: int) -> Errors:
+    """The errors of the whole sectors of pixel data in ``[low, high)`` (file positions; sectors begin where
+    ``(phase + position) % SECTOR == 0``) that have a full row above them."""
+    low = max(low, raster.start + raster.stride)
+    first = low + (-(phase + low)) % SECTOR
+    h: list[int] = []
+    v: list[int] = []
+    step = CHUNK // SECTOR * SECTOR
+    for at in range(first, high - SECTOR + 1, step):
+        count = min(step, high - at) // SECTOR
+        data = view.read(at - raster.stride, raster.stride + count * SECTOR)
+        count = (len(data) - raster.stride) // SECTOR
+        if count <= 0:
+            break
+        h += _mean_differences(data, raster.stride, raster.stride - raster.pixel, count)
+        v += _mean_differences(data, raster.stride, 0, count)
+    return Errors(first, h, v)
+
+
+def _mean_differences(data: bytes, at: int, other: int, count: int) -> list[int]:
+    """Per sector from ``at``: the mean absolute difference to the bytes from ``other`` (Pillow, not a loop)."""
+    size = (SECTOR, count)
+    here = Image.frombytes("L", size, data[at:at + count * SECTOR])
+    there = Image.frombytes("L", size, data[other:other + count * SECTOR])
+    means = ImageChops.difference(here, there).resize((1, count), Image.Resampling.BOX)
+    return list(means.tobytes())
+
+
+def breaks(view: View, raster: Raster, e: Errors) -> list[int]:
+    """Indices of the sectors at which the content changes abruptly: a sector boundary with ``WINDOW``
+    consistent sectors on each side that differ sharply, where the change happens at the boundary's byte."""
+    found = []
+    for i in range(WINDOW, len(e.h) - WINDOW + 1):
+        if abs(e.h[i] - e.h[i - 1]) <= JUMP and abs(e.v[i] - e.v[i - 1]) <= JUMP:
+            continue  # cheap test first: no step at all between the two neighbouring sectors
+        at = e.position(i)
+        row = (at - raster.start) % raster.stride
+        if min(row, raster.stride - row) <= EXACT:
+            continue  # a change on a row boundary is the picture's own (a band, a horizon)
+        if ((_steps(e.h, i) and _changes_at(view, at, raster.pixel))
+                or (_steps(e.v, i, min(WINDOW, -(-raster.stride // SECTOR))) and _changes_at(view, at, raster.stride))):
+            found.append(i)
+    return found
+
+
+def _steps(values: list[int], i: int, span: int = WINDOW) -> bool:
+    """Whether ``values`` step at ``i`` between two groups that each agree within (``span`` sectors after:
+    for the error to the row above, the first row after a break differs, the following ones need not)."""
+    before, after = median(values[i - WINDOW:i]), median(values[i:i + span])
+    return (abs(before - after) > JUMP and abs(values[i - 1] - before) <= PURE
+            and abs(values[i] - after) <= PURE)
+
+
+def _changes_at(view: View, at: int, lag: int) -> bool:
+    """Whether the byte-wise prediction error (at distance ``lag``) changes level within ``EXACT`` bytes of
+    ``at``: the change point that best splits the ``SPAN`` bytes each side in two levels (CUSUM)."""
+    data = view.read(at - SPAN - lag, 2 * SPAN + lag)
+    if len(data) < 2 * SPAN + lag:
+        return False
+    diffs = [abs(a - b) for a, b in zip(data[lag:], data, strict=False)]
+    mean = sum(diffs) / len(diffs)
+    best, best_at, total = 0.0, 0, 0.0
+    for k, d in enumerate(diffs[:-1], 1):
+        total += d - mean
+        if abs(total) > best:
+            best, best_at = abs(total), k
+    return abs(best_at - SPAN) <= EXACT
+
+
+def noise_like(e: Errors) -> bool:
+    """Whether ``RUN`` consecutive sectors are as unpredictable as random bytes (where filler would hide)."""
+    run = 0
+    for h, v in zip(e.h, e.v, strict=True):
+        run = run + 1 if h >= NOISE and v >= NOISE else 0
+        if run >= RUN:
+            return True
+    return False
+
+
+def judge(view: View, raster: Raster) -> Verdict:
+    """The verdict on a whole raster file: partial at the first break, else full (with a low confidence when
+    its pixels are noise-like)."""
+    e = errors(view, raster, view.start, raster.start, raster.end)
+    found = breaks(view, raster, e)
+    if found:
+        at = e.position(found[0])
+        return Verdict(at, False, 0.3, at)
+    # Noise-like pixels: a random-filled gap could hide in them, so the known size is all that holds; a low
+    # confidence says so (full rather than partial: a partial hit would not hold what its noise contains).
+    return Verdict(raster.size, True, 0.5 if noise_like(e) else 0.9)
+
+
+def reassemble(view: View, verdict: Verdict, sector: int, raster: Raster | None) -> Verdict | None:
+    """Gap carving: the cut is the break the validator found; the second fragment resumes at a later break
+    (foreign data giving way to picture again) such that the reassembled raster shows no break from the cut
+    to its known end."""
+    cut = verdict.good
+    if raster is None or not raster.start + raster.stride < cut < raster.end or (view.start + cut) % sector:
+        return None
+    tries = 0
+    for resume in _resumes(view, raster, cut, min(view.size, raster.end + MAX_GAP)):
+        if (view.start + resume) % sector:
+            continue
+        tries += 1
+        if tries > MAX_TRIES:
+            break
+        spliced = View(Spliced(view, cut, view.start + resume, raster.size), 0, raster.size)
+        low = cut - (WINDOW + 1) * SECTOR - raster.stride
+        if spliced.size == raster.size and not breaks(spliced, raster,
+                                                      errors(spliced, raster, view.start, low, raster.end)):
+            fragments = ((view.start, cut), (view.start + resume, raster.size - cut))
+            return Verdict(raster.size, True, 0.6, fragments=fragments)
+    return None
+
+
+def _resumes(view: View, raster: Raster, cut: int, high: int) -> Iterator[int]:
+    """The breaks after the cut, in order, found a chunk at a time (most gaps are short)."""
+    margin = WINDOW * SECTOR
+    for low in range(cut, high, CHUNK):
+        e = errors(view, raster, view.start, low - margin, min(high, low + CHUNK + margin))
+        for i in breaks(view, raster, e):
+            if low < e.position(i) <= low + CHUNK:
+                yield e.position(i)
