@@ -108,12 +108,20 @@ class Hit:
     fragments: tuple[tuple[int, int], ...]
     full: bool
     confidence: float
+    sound: int = 0
 
     @property
     def end(self) -> int:
         return max(at + n for at, n in self.fragments)
 
+    @property
+    def reach(self) -> int:
+        """Where what this hit can hold ends: the file's end, or the end of a partial file's sound part."""
+        return self.end if self.full else self.offset + self.sound
+
     def holds(self, offset: int) -> bool:
+        if not self.full:
+            return self.offset < offset < self.offset + self.sound
         return any(at <= offset < at + n for at, n in self.fragments)
 
 
@@ -170,42 +178,51 @@ def _validate(space: Space, offset: int, fmt: Format, sector: int) -> Hit | None
 def _hit(view: View, offset: int, fmt: Format, verdict: Verdict) -> Hit:
     fragments = verdict.fragments or ((offset, verdict.length),)
     kind = fmt.kind(view, verdict.length) if fmt.kind is not None else fmt.name
-    return Hit(offset, fmt.name, kind, fragments, verdict.full, verdict.confidence)
+    sound = verdict.length if verdict.full else min(verdict.good, verdict.length)
+    return Hit(offset, fmt.name, kind, fragments, verdict.full, verdict.confidence, max(0, sound))
 
 
 def merge(results: Iterator[list[Hit]]) -> Iterator[tuple[Hit, Hit | None]]:
     """Hits of all units in offset order with their container (None: top level); nested duplicates and
-    partial hits inside other files dropped; a partial top-level hit cut where the next file starts."""
+    partial hits inside other files dropped. A partial top-level hit holds what lies in its sound part
+    (a picture inside an ID3 tag whose audio is missing) and is cut where the next file after that starts;
+    its embedded files wait until its length is settled, so a container always comes before its contents."""
     containers: list[Hit] = []
     pending: Hit | None = None
+    waiting: list[tuple[Hit, Hit | None]] = []
     for batch in results:
         for hit in batch:
-            containers = [c for c in containers if c.end > hit.offset]
+            containers = [c for c in containers if c.reach > hit.offset]
             holders = [c for c in containers if c.holds(hit.offset)]
             if holders:
                 parent = holders[-1]
                 same = any(c.name == hit.name for c in holders) and not BY_NAME[hit.name].nests
                 if hit.full and not same:
                     containers.append(hit)
-                    yield hit, parent
+                    if pending is None:
+                        yield hit, parent
+                    else:
+                        waiting.append((hit, parent))
                 continue
             if pending is not None:
                 yield _cut(pending, hit.offset), None
-                pending = None
+                yield from waiting
+                pending, waiting = None, []
+            containers.append(hit)
             if hit.full:
-                containers.append(hit)
                 yield hit, None
             else:
                 pending = hit
     if pending is not None:
         yield pending, None
+        yield from waiting
 
 
 def _cut(hit: Hit, at: int) -> Hit:
     if hit.end <= at:
         return hit
     fragments = tuple((s, min(n, at - s)) for s, n in hit.fragments if s < at)
-    return Hit(hit.offset, hit.name, hit.kind, fragments, hit.full, hit.confidence)
+    return Hit(hit.offset, hit.name, hit.kind, fragments, hit.full, hit.confidence, min(hit.sound, at - hit.offset))
 
 
 __all__ = ["FORMATS", "Hit", "Space", "Unit", "carve_unit", "merge", "units"]

@@ -161,6 +161,7 @@ def mp3(view: View) -> Verdict | None:
         return None
     if pos > view.size:
         return Verdict(view.size, False, 0.1, 0)
+    tag_end = pos
     if tagged and _mpeg_header(view.read(pos, 4)) is None:
         pos += _zeros(view, pos)
         if view.read(pos, 4) == b"fLaC":
@@ -168,8 +169,10 @@ def mp3(view: View) -> Verdict | None:
     end, frames, info, cut = _mpeg_frames(view, pos)
     if not tagged and frames < (2 if info else MIN_SYNC_FRAMES):
         return None
-    if cut or not frames:  # a tag only, or the audio runs past what could be read
-        return Verdict(end if frames else pos, False, 0.3 if frames else 0.2, end)
+    if not frames:  # a tag only: the zeros after it may be padding or what follows; the tag is what is proven
+        return Verdict(tag_end, False, 0.2, tag_end)
+    if cut:  # the audio runs past what could be read
+        return Verdict(end, False, 0.3, end)
     end = _mp3_trailers(view, end)
     return Verdict(end, True, min(0.95, 0.5 + 0.05 * frames + (0.2 if tagged or info else 0)))
 
