@@ -137,12 +137,18 @@ def carve_unit(unit: Unit) -> list[Hit]:
     space = Space(reopen(unit.spec), unit.runs)
     formats = tuple(BY_NAME[t] for t in unit.types)
     hits: list[Hit] = []
+    open_files: dict[str, list[Hit]] = {}  # full hits per type that may still hold later candidates
     for offset, fmt in _candidates(space, unit, formats):
-        if any(h.name == fmt.name and not fmt.nests and h.full and h.holds(offset) for h in hits[-64:]):
-            continue  # the same merge rule drops it; skipping here only saves the work
+        same = open_files.get(fmt.name)
+        if same:
+            same[:] = [h for h in same if h.end > offset]
+            if not fmt.nests and any(h.holds(offset) for h in same):
+                continue  # inside a file of its own type: merge drops it; skipping here saves the work
         hit = _validate(space, offset, fmt, unit.sector)
         if hit is not None:
             hits.append(hit)
+            if hit.full:
+                open_files.setdefault(hit.name, []).append(hit)
     return hits
 
 
