@@ -4,7 +4,9 @@ Read errors are retried, then the failed block is re-read sector by sector so th
 sectors are zero-filled; their ranges go into the acquisition log and the result is "qualified", never
 "verified". A source that disappears (device gone) is an error, not a bad sector. The log (JSON and text,
 beside the destination) is written when the run starts, kept up to date while it runs, and completed at
-the end, so an interrupted raw acquisition can be continued with ``resume``.
+the end, so an interrupted acquisition can be continued with ``resume``: raw from the bytes the log
+records, E01 from the last checkpoint found in the image itself (see :mod:`dftk.ewfwrite`); both re-hash
+what was already written, so the hashes are those of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -24,11 +26,10 @@ from typing import Any, Protocol
 from dftk import __version__
 from dftk.errors import DftkError, SignatureError
 from dftk.evidence import open_evidence, open_read_only
-from dftk.ewfwrite import CaseFields, EwfWriter, default_workers, segment_name
+from dftk.ewfwrite import CHECKPOINT, CaseFields, EwfWriter, default_workers, segment_name
 from dftk.hashset import BufferRing, MultiHasher, hasher_pool, read_fd
 
 BLOCK = 8 << 20
-_SAVE_EVERY = 256 << 20
 _FLUSH_EVERY = 32 << 20  # raw: start writeback every so many bytes
 _GONE = {errno.ENODEV, errno.ENXIO, errno.ENOENT, errno.ENOMEDIUM, errno.EBADF, errno.ESHUTDOWN}
 
@@ -183,6 +184,7 @@ class RawSink:
 
     def __init__(self, dest: Path, split: int | None, resume_at: int = 0) -> None:
         self.dest, self.split = dest, split
+        self.start = resume_at
         self.paths: list[Path] = []
         self._fd = -1
         self._room = 0
@@ -271,13 +273,17 @@ class RawSink:
 
 
 class E01Sink:
-    """The E01 writer behind the same interface as :class:`RawSink`."""
+    """The E01 writer behind the same interface as :class:`RawSink`; with ``resume_limit``, continues the
+    partial image from its last checkpoint within that many bytes (:attr:`start`)."""
 
-    def __init__(self, dest: Path, source: Source, options: Options, physical: bool) -> None:
+    def __init__(self, dest: Path, source: Source, options: Options, physical: bool,
+                 resume_limit: int | None = None) -> None:
         base = dest.with_suffix("") if dest.suffix.lower() == ".e01" else dest
         self.first = segment_name(base, 1)
         self.writer = EwfWriter(base, source.size, source.sector_size, options.fields, options.compression,
-                                options.split, physical, options.workers)
+                                options.split, physical, options.workers, checkpoint=options.checkpoint,
+                                resume_limit=resume_limit)
+        self.start = self.writer.done
 
     def write(self, data: bytes) -> None:
         self.writer.write(data)
@@ -287,6 +293,10 @@ class E01Sink:
 
     def close(self) -> None:
         self.writer.close()
+
+    def interrupt(self) -> None:
+        """Closes after a failure, keeping what was written as a last checkpoint when it can."""
+        self.writer.interrupt()
 
 
 # --- the acquisition ------------------------------------------------------------------------------
@@ -304,6 +314,7 @@ class Options:
     resume: bool = False
     workers: int = field(default_factory=default_workers)
     block: int = BLOCK
+    checkpoint: int = CHECKPOINT  # progress made durable every so many bytes (raw: log; E01: a table too)
     command_line: str = ""
 
 
@@ -332,26 +343,38 @@ def acquire(source: Source, dest: Path, options: Options,
         raise AcquisitionError(f"{source.path}: E01 stores whole sectors and the source size {source.size} is "
                                f"not a multiple of {source.sector_size} bytes (use --format raw)")
     log, start = _begin(source, dest, options, algorithms)
-    bad = [BadRange(**b) for b in log["bad_sectors"]]
     sink = _sink(source, dest, options, start)
+    if options.resume:
+        start = sink.start
+        _note_resume(log, dest, start, source.sector_size, algorithms)
+    bad = [BadRange(**b) for b in log["bad_sectors"]]
+    done = [start]  # raw: bytes written; E01: bytes read (the bad sectors known up to there)
+    if isinstance(sink, E01Sink):  # the log must cover every chunk a checkpoint keeps
+        sink.writer.on_checkpoint = lambda: _progress_save(log, dest, done[0], bad)
     with hasher_pool(algorithms) as pool:
         hasher = MultiHasher(algorithms, None, pool)
-        if start:
-            _rehash(sink, start, hasher)
-        done = [start]  # bytes written so far
         try:
+            if start:
+                _rehash(sink, start, hasher)
             if isinstance(sink, RawSink):
-                _copy_raw(source, sink, hasher, done, options, bad, log, observer)
+                _copy_raw(source, sink, hasher, done, options, bad, log, dest, observer)
             else:
-                _copy_e01(source, sink, hasher, start, options, bad, observer)
+                _copy_e01(source, sink, hasher, done, options, bad, observer)
         except BaseException:
-            sink.close()
-            if isinstance(sink, RawSink):  # what --resume continues from
-                _progress_save(log, dest, done[0], bad)
+            _interrupted(sink, log, dest, done[0], bad)
             raise
         hashes, _ = hasher.result()
     log["files"] = [str(p) for p in sink.finish(hashes, bad)]
     return _complete(log, hashes, bad, dest, options)
+
+
+def _interrupted(sink: RawSink | E01Sink, log: dict[str, Any], dest: Path, done: int, bad: list[BadRange]) -> None:
+    """Leaves what ``--resume`` continues from: the raw log's bytes done; the E01's last checkpoint."""
+    if isinstance(sink, RawSink):
+        sink.close()
+        _progress_save(log, dest, done, bad)
+    else:
+        sink.interrupt()
 
 
 def _algorithms_for(options: Options) -> tuple[str, ...]:
@@ -378,29 +401,62 @@ def _begin(source: Source, dest: Path, options: Options, algorithms: tuple[str, 
         "compression": options.compression if options.fmt == "e01" else None, "algorithms": list(algorithms),
         "start": utc_now(), "end": None, "status": "incomplete", "bytes_done": 0, "bad_sectors": [],
         "hashes": {}, "verification": None, "files": [], "resumed": [],
+        "case_fields": _case_fields(options) if options.fmt == "e01" else None,
     }
     _save(log, dest)
     return log, 0
 
 
 def _load_for_resume(source: Source, dest: Path, options: Options) -> dict[str, Any]:
+    """The log of the interrupted run, checked against this one; ``bytes_done`` is where a raw image goes
+    on, and the most an E01 may keep (its last checkpoint within that is found in the image)."""
     path = log_path(dest)
     try:
         log: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise AcquisitionError(f"{path}: cannot resume: no readable acquisition log ({e})") from e
-    if log.get("status") != "incomplete":
-        raise AcquisitionError(f"{path}: nothing to resume: that acquisition is {log.get('status')}")
-    if options.fmt != "raw" or log["format"] != "raw":
-        raise AcquisitionError(f"{path}: --resume continues raw and split raw acquisitions only")
-    if log["source"]["size"] != source.size or log["split"] != options.split:
-        raise AcquisitionError(f"{path}: cannot resume: source size or --split differs from the first run")
-    written = sum(p.stat().st_size for p in _raw_files(dest, options.split))
-    done = min(int(log["bytes_done"]), written)
-    log["bytes_done"] = done - done % options.block
-    log["bad_sectors"] = [b for b in log["bad_sectors"] if b["start"] * source.sector_size < log["bytes_done"]]
-    log["resumed"].append({"at": utc_now(), "from_byte": log["bytes_done"]})
+    if not isinstance(log, dict) or log.get("status") != "incomplete":
+        status = log.get("status") if isinstance(log, dict) else "unreadable"
+        raise AcquisitionError(f"{path}: nothing to resume: that acquisition is {status}")
+    differ = _resume_differences(log, source, options)
+    if differ:
+        raise AcquisitionError(f"{path}: cannot resume: {', '.join(differ)} differ from the first run; give the "
+                               "same source and options, or acquire to another destination")
+    if options.fmt == "raw":
+        written = sum(p.stat().st_size for p in _raw_files(dest, options.split))
+        done = min(int(log["bytes_done"]), written)
+        log["bytes_done"] = done - done % options.block
     return log
+
+
+def _resume_differences(log: dict[str, Any], source: Source, options: Options) -> list[str]:
+    """What this run would change in an image the first run started (the hash algorithms may change:
+    everything is re-hashed)."""
+    old = log.get("source") or {}
+    ident = source.identity() if isinstance(source, FileSource) else {}
+    checks = [("--format", log.get("format"), options.fmt), ("source size", old.get("size"), source.size),
+              ("sector size", old.get("sector_size"), source.sector_size), ("--split", log.get("split"), options.split)]
+    checks += [(f"source {k}", old[k], ident[k]) for k in ("model", "serial") if k in old and k in ident]
+    if options.fmt == "e01":
+        checks += [("--compression", log.get("compression"), options.compression)]
+        fields = log.get("case_fields") or {}
+        checks += [(f"--{k.replace('_', '-')}", v, _case_fields(options)[k]) for k, v in fields.items()]
+    return [name for name, before, now in checks if before != now]
+
+
+def _case_fields(options: Options) -> dict[str, str]:
+    """The case fields an E01's header keeps from its first run (the acquisition time aside)."""
+    f = options.fields
+    return {"case_number": f.case_number, "evidence_number": f.evidence_number, "examiner": f.examiner,
+            "description": f.description, "notes": f.notes}
+
+
+def _note_resume(log: dict[str, Any], dest: Path, start: int, sector_size: int, algorithms: tuple[str, ...]) -> None:
+    log["bytes_done"] = start
+    log["bad_sectors"] = [b for b in log["bad_sectors"] if b["start"] * sector_size < start]
+    log["algorithms"] = list(algorithms)
+    log["resumed"].append({"at": utc_now(), "from_byte": start})
+    _save(log, dest)
 
 
 def _first_output(dest: Path, options: Options) -> Path:
@@ -420,12 +476,17 @@ def _raw_files(dest: Path, split: int | None) -> list[Path]:
 
 def _sink(source: Source, dest: Path, options: Options, start: int) -> RawSink | E01Sink:
     if options.fmt == "e01":
-        return E01Sink(dest, source, options, isinstance(source, FileSource) and source.is_device)
+        return E01Sink(dest, source, options, isinstance(source, FileSource) and source.is_device,
+                       start if options.resume else None)
     return RawSink(dest, options.split, start)
 
 
 def _rehash(sink: RawSink | E01Sink, start: int, hasher: MultiHasher) -> None:
-    assert isinstance(sink, RawSink)
+    """Hashes what the interrupted run wrote: the raw files, or the E01's kept chunks decompressed."""
+    if isinstance(sink, E01Sink):
+        for data in sink.writer.written_media():
+            hasher.update(data)
+        return
     left = start
     for path in sink.paths:
         fd = open_read_only(path)
@@ -439,7 +500,8 @@ def _rehash(sink: RawSink | E01Sink, start: int, hasher: MultiHasher) -> None:
 
 
 def _copy_raw(source: Source, sink: RawSink, hasher: MultiHasher, done: list[int], options: Options,
-              bad: list[BadRange], log: dict[str, Any], observer: Callable[[int, int], None] | None) -> None:
+              bad: list[BadRange], log: dict[str, Any], dest: Path,
+              observer: Callable[[int, int], None] | None) -> None:
     """Reads each block into a reused buffer, hands it to the hash threads and writes it from the same
     buffer meanwhile (os.write releases the GIL); the buffer is reused once its hashing is done."""
     saved = done[0]
@@ -454,28 +516,34 @@ def _copy_raw(source: Source, sink: RawSink, hasher: MultiHasher, done: list[int
             done[0] = offset + len(view)
             if observer is not None:
                 observer(len(view), len(bad))
-            if done[0] - saved >= _SAVE_EVERY:
+            if done[0] - saved >= options.checkpoint:
                 saved = done[0]
-                _progress_save(log, dest=Path(log["destination"]), done=saved, bad=bad)
+                _progress_save(log, dest, saved, bad)
     finally:
         ring.drain()
 
 
-def _copy_e01(source: Source, sink: E01Sink, hasher: MultiHasher, start: int, options: Options,
+def _copy_e01(source: Source, sink: E01Sink, hasher: MultiHasher, done: list[int], options: Options,
               bad: list[BadRange], observer: Callable[[int, int], None] | None) -> None:
     """Each block is read into a shared-memory buffer that the hash threads and the compression processes
     both read (no copies); without shared memory, fresh bytes go to both."""
     writer = sink.writer
-    for offset in range(start, source.size, options.block):
+    for offset in range(done[0], source.size, options.block):
         length = min(options.block, source.size - offset)
         slot = writer.take_buffer(length)
         if slot is None:
             data = read_block(source, offset, length, options.retries, bad)
+            done[0] = offset + length
             hasher.update(data)
             writer.write(data)
         else:
             index, view = slot
-            read_block_into(source, offset, view, options.retries, bad)
+            try:
+                read_block_into(source, offset, view, options.retries, bad)
+            except BaseException:  # Ctrl-C mostly lands in a read: a view left in the traceback would keep
+                view.release()  # the shared buffer from being closed
+                raise
+            done[0] = offset + length
             writer.write_buffer(index, length, hasher.submit(view))
         if observer is not None:
             observer(length, len(bad))

@@ -35,7 +35,8 @@ from dftk.ewfwrite import CaseFields
 @click.option("--retries", type=click.IntRange(0, 100), default=2, show_default=True,
               help="Re-reads of a failing block before it is read sector by sector.")
 @click.option("--verify", is_flag=True, help="Re-read the written image and compare its hashes.")
-@click.option("--resume", is_flag=True, help="Continue an interrupted raw or split raw acquisition.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted acquisition (raw, split raw, E01, split E01) with the same options.")
 @click.option("--case", "case_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Record the acquisition as an event in this case's custody log.")
 def acquire(source: Path, dest: Path, fmt: str, split: int | None, algorithms: tuple[str, ...], compression: str,
@@ -64,8 +65,7 @@ def acquire(source: Path, dest: Path, fmt: str, split: int | None, algorithms: t
     try:
         log = _with_progress(src, dest, options)
     except KeyboardInterrupt:
-        if fmt == "raw":
-            click.echo(f"dftk: acquisition interrupted; continue it with --resume ({log_path(dest)})", err=True)
+        click.echo(f"dftk: acquisition interrupted; continue it with --resume ({log_path(dest)})", err=True)
         raise
     finally:
         src.close()
