@@ -241,6 +241,7 @@ class EwfWriter:
         self._received = 0
         # shared-memory buffers the caller reads media into and the workers compress from (no copies)
         self._slots: list[shared_memory.SharedMemory] = []
+        self._slot_length: dict[int, int] = {}  # bytes of media in each shared buffer in flight
         self._slot_size = 0
         self._slot_busy: list[list[Future[Any]]] = []
         self._next_slot = 0
@@ -290,6 +291,7 @@ class EwfWriter:
         assert self._pool is not None
         self._received += length
         self._slot_busy[index] = list(hold)
+        self._slot_length[index] = length
         future = self._pool.submit(pack_shared, self._slots[index].name, length, self.chunk_size, self.level)
         self._inflight.append((index, future))
         while len(self._inflight) > self._depth:
@@ -360,7 +362,9 @@ class EwfWriter:
     def _store_next(self) -> None:
         batch, future = self._inflight.popleft()
         if isinstance(batch, int):  # a shared buffer
-            view = _buf(self._slots[batch])[:]  # a view of its own, released below
+            # a view of its own (released below) of the media bytes only: a short last chunk stored raw must
+            # not take the stale bytes after it in the buffer
+            view = _buf(self._slots[batch])[:self._slot_length[batch]]
             try:
                 self._store(view, future.result())
             finally:

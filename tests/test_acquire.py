@@ -200,6 +200,22 @@ def test_file_source_raw_and_e01_with_and_without_shared_memory(tmp_path: Path,
     assert len(data) // 2 < os.path.getsize(shared["files"][0]) < len(data)
 
 
+@pytest.mark.parametrize("tail", [SECTOR, 33 * SECTOR])
+def test_e01_with_a_short_random_last_chunk_passes_ewfverify(tmp_path: Path, tail: int) -> None:
+    """Several shared buffers, the last one partly filled: a short last chunk stored raw holds only the media
+    bytes (not the stale rest of the buffer), so libewf finds its checksum."""
+    data = os.urandom((9 << 20) + tail)
+    (tmp_path / "src").write_bytes(data)
+    src = FileSource(tmp_path / "src")
+    try:
+        log = acquire(src, tmp_path / "img", Options(fmt="e01", workers=2))
+    finally:
+        src.close()
+    check = subprocess.run([require_tool("ewfverify"), "-q", log["files"][0]], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert hashlib.md5(data).hexdigest() in check.stdout
+
+
 def test_incompressible_chunks_are_stored_raw_without_compressing(monkeypatch: pytest.MonkeyPatch) -> None:
     chunk = 64 * SECTOR
     mixed = os.urandom(chunk // 2) + bytes(chunk // 2)
