@@ -25,7 +25,7 @@ from dftk_plugins.carving.signatures import Scanner
 CHUNK = 8 << 20
 OVERLAP = 64
 BLOCK = 1 << 20
-UNIT = 64 << 20
+UNIT = 16 << 20  # small enough that the last units keep every worker busy
 _SCANNERS: dict[tuple[str, ...], Scanner] = {}
 
 
