@@ -1,10 +1,11 @@
-"""Bifragment gap carving of ZIP and PDF, whose own offset tables say where the second fragment must be.
+"""Bifragment gap carving of ZIP, PDF and OLE2, whose own offset tables say where the second fragment must be.
 
 A ZIP's records chain by their lengths and its central directory (after the gap) names every local header's
 offset; a PDF's cross-reference table names every object's offset. Where the next record or object is
 actually found, at a sector boundary's distance from where it was expected, gives the gap; where the cut
-lies follows from the record whose data the gap broke (a ZIP entry's CRC-32, a PDF stream's Adler-32). A
-reassembly is accepted only when the whole file then validates.
+lies follows from the record whose data the gap broke (a ZIP entry's CRC-32, a PDF stream's Adler-32, an
+OLE2 file's PowerPoint records). A reassembly is accepted only when the whole file then validates, and
+(PDF, OLE2) only when no other cut would: where the bytes around the cut are not checked, it stays partial.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from dftk_plugins.carving import documents
 from dftk_plugins.carving.documents import ENTRY_CHECK_LIMIT, WINDOW, inflate_bounded
 from dftk_plugins.carving.fragments import MAX_GAP, MAX_TRIES, boundaries, first_valid
-from dftk_plugins.carving.model import Validator, Verdict, View
+from dftk_plugins.carving.model import Spliced, Validator, Verdict, View
 
 MAX_SHIFTS = 8  # gap sizes tried per file
 CHECKPOINT = 8  # inflater states kept every this many sector boundaries while looking for the cut
@@ -190,37 +191,56 @@ def _rest_holds(inflater: Any, rest: bytes, head: tuple[int, int], bad: document
     return (inflater is None or inflater.eof) and (crc, size) == (bad.crc, bad.usize)
 
 
-PDF_TAIL = 4 << 20  # how far before the end the cross-reference table is looked for
+PDF_TAIL = 4 << 20  # how far before the end the cross-reference section is looked for
 STREAM_LIMIT = 64 << 20  # a stream inflated to check a cut inflates to no more than this
+OBJECT_LIMIT = 16 << 20  # an object across the cut larger than this is not checked here (memory)
+PIECE = 1 << 14  # a wrong cut's second part fails to inflate within its first piece
+PDF_BUDGET = 8 << 20  # bytes inflated or compared over all cut trials of one object (about 0.1 s)
 _XREF_TABLE = re.compile(rb"(?<![A-Za-z])xref\s*\r?\n")
+_XREF_SECTION = re.compile(rb"(?<![A-Za-z])xref\s*\r?\n|(?<![0-9])\d+\s+\d+\s+obj\b")
 _XREF_ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])")
 _SUBSECTION = re.compile(rb"\s*(\d+) (\d+)\s*\r?\n")
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s*%%EOF")
+_STREAM = re.compile(rb">>\s*stream\r?\n")
+_LENGTH = re.compile(rb"/Length\s+(\d+)(?!\d|\s+\d+\s+R)")  # a direct length, not a reference
+_WIDTHS = re.compile(rb"/W\s*\[\s*(\d)\s+(\d)\s+(\d)\s*\]")
+_INDEX = re.compile(rb"/Index\s*\[([\d\s]*)\]")
 
 
 def pdf(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:
-    """PDF gap carving: the cross-reference table (after the gap) is found a whole number of sectors after
-    where ``startxref`` says it is: that is the gap. Every object it lists must then be at its offset,
-    before the cut in place and after it shifted by the gap; the cut lies between the last object found
-    in place and the first found shifted, where the object across it (its stream inflating, its
-    ``endobj`` in place) holds."""
+    """PDF gap carving: the last cross-reference section (a table, or an object of /Type /XRef) is found a
+    whole number of sectors after where ``startxref`` says it is: that is the gap. Every object it lists
+    must then be at its offset, before the cut in place and after it shifted by the gap; the cut lies
+    between the last object found in place and the first found shifted, where the object across it (its
+    stream inflating, its ``endobj`` in place) holds."""
     end = verdict.length
     if verdict.good <= 0:
-        return None  # no closing "startxref" was found: nothing tells where the table should be
+        return None  # no closing "startxref" was found: nothing tells where the section should be
     tail = view.read(max(0, end - PDF_TAIL), min(end, PDF_TAIL))
     base = end - len(tail)
     found = list(_STARTXREF.finditer(tail))
     if not found:
         return None
     said = int(found[-1].group(1))
-    table = [base + m.start() for m in _XREF_TABLE.finditer(tail, 0, found[-1].start())]
-    if not table or not 0 < table[-1] - said <= MAX_GAP or (table[-1] - said) % sector:
+    section = _xref_section(tail[:found[-1].start()], base, said, sector)
+    if section is None:
         return None
-    shift = table[-1] - said
-    objects = _xref_entries(view.read(table[-1], end - table[-1]))
-    if not objects:
-        return None
+    shift, objects = section
     return first_valid(validate, view, _pdf_pairs(view, objects, shift, said, sector))
+
+
+def _xref_section(tail: bytes, base: int, said: int, sector: int) -> tuple[int, list[tuple[int, int, int]]] | None:
+    """The gap and the in-use entries of the last cross-reference section that sits a whole number of
+    sectors after ``said`` (``tail`` is read at ``base``)."""
+    last = min(base + len(tail) - 1, said + MAX_GAP)
+    for at in range(last - (last - said) % sector, max(base, said), -sector):  # nearest the end first
+        m = _XREF_SECTION.match(tail, at - base)
+        if m is None:
+            continue
+        shift, data = at - said, tail[at - base:]
+        objects = _xref_entries(data) if data.startswith(b"xref") else _xref_stream_entries(data)
+        return (shift, objects) if objects else None
+    return None
 
 
 def _xref_entries(data: bytes) -> list[tuple[int, int, int]]:
@@ -242,6 +262,61 @@ def _xref_entries(data: bytes) -> list[tuple[int, int, int]]:
     return sorted(found)
 
 
+def _xref_stream_entries(data: bytes) -> list[tuple[int, int, int]]:
+    """The in-use entries (type 1: an offset in the file) of a cross-reference stream (PDF 1.5, ISO
+    32000-1 7.5.8): rows of fields as wide as /W says, for the object numbers /Index lists; empty if the
+    object is not one or does not decode."""
+    m = _STREAM.search(data, 0, 4096)
+    if m is None:
+        return []
+    head = data[:m.start()]
+    widths, length = _WIDTHS.search(head), _LENGTH.search(head)
+    size, index = re.search(rb"/Size\s+(\d+)", head), _INDEX.search(head)
+    if not re.search(rb"/Type\s*/XRef\b", head) or widths is None or length is None or size is None:
+        return []
+    rows = _decoded(head, data[m.end():m.end() + int(length.group(1))])
+    w_type, w_offset, w_generation = (int(w) for w in widths.groups())
+    step = w_type + w_offset + w_generation
+    if rows is None or step == 0:
+        return []
+    bounds = [int(n) for n in index.group(1).split()] if index else [0, int(size.group(1))]
+    numbers = (n for first, count in zip(bounds[::2], bounds[1::2], strict=False) for n in range(first, first + count))
+    found = []
+    for number, at in zip(numbers, range(0, len(rows) - step + 1, step), strict=False):
+        kind = int.from_bytes(rows[at:at + w_type], "big") if w_type else 1  # type 1 when the field is absent
+        if kind == 1:
+            offset = int.from_bytes(rows[at + w_type:at + w_type + w_offset], "big")
+            found.append((offset, number, int.from_bytes(rows[at + w_type + w_offset:at + step], "big")))
+    return sorted(found)
+
+
+def _decoded(head: bytes, raw: bytes) -> bytes | None:
+    """A cross-reference stream's rows: inflated if Flate-encoded, PNG predictors None and Up undone (the
+    ones writers use); None for other filters or predictors."""
+    if b"/FlateDecode" in head:
+        rows = zlib.decompressobj().decompress(raw, STREAM_LIMIT)
+    elif b"/Filter" in head:
+        return None
+    else:
+        rows = raw
+    predictor, columns = re.search(rb"/Predictor\s+(\d+)", head), re.search(rb"/Columns\s+(\d+)", head)
+    if predictor is None or int(predictor.group(1)) == 1:
+        return rows
+    if int(predictor.group(1)) < 10 or columns is None or int(columns.group(1)) == 0:
+        return None
+    width = int(columns.group(1))
+    out, prev = bytearray(), bytes(width)
+    for at in range(0, len(rows) - width, width + 1):
+        row = rows[at + 1:at + 1 + width]
+        if rows[at] == 2:
+            row = bytes((a + b) & 0xFF for a, b in zip(row, prev, strict=False))
+        elif rows[at] != 0:
+            return None
+        out += row
+        prev = row
+    return bytes(out)
+
+
 def _object_at(read: Any, at: int, number: int, generation: int) -> bool:
     head: bytes = read(at, 32)
     return re.match(rb"%d\s+%d\s+obj" % (number, generation), head) is not None
@@ -250,7 +325,7 @@ def _object_at(read: Any, at: int, number: int, generation: int) -> bool:
 def _pdf_pairs(view: View, objects: list[tuple[int, int, int]], shift: int, said: int,
                sector: int) -> Iterator[tuple[int, int]]:
     """Cuts between the last object found in place and the first found shifted, where every object the
-    table lists is then found and the object across the cut holds."""
+    section lists is then found and the object across the cut holds."""
     def shifted(at: int, n: int) -> bytes:
         return beyond(view, view.start + at + shift, n)
 
@@ -263,31 +338,243 @@ def _pdf_pairs(view: View, objects: list[tuple[int, int, int]], shift: int, said
         return
     low = objects[k - 1][0]
     high = objects[k][0] if k < len(objects) else said
-    budget = TRIAL_BUDGET
-    for cut in reversed(boundaries(view, low + 32, high, sector)):
-        if budget <= 0:
-            return
-        budget -= high - low
-        if _object_holds(view, cut, shift, low, high):
+    cuts = boundaries(view, low + 32, high, sector)
+    if high - low > OBJECT_LIMIT:
+        for cut in reversed(cuts):  # too large to check here; the whole file's validation decides
             yield cut, view.start + cut + shift
+        return
+    body = view.read(low, high - low)
+    second = shifted(low, high - low)
+    for cut in _object_cuts(body, second, low, cuts, sector):
+        yield cut, view.start + cut + shift
 
 
-def _object_holds(view: View, cut: int, shift: int, low: int, high: int) -> bool:
-    """Whether the object across the cut, read from both fragments, ends in ``endobj`` and its stream (if
-    Flate-encoded) inflates to its end: a wrong cut leaves gap bytes inside it."""
-    if high - low > STREAM_LIMIT:
-        return True  # too large to check here; the whole file's validation decides
-    body = view.read(low, cut - low) + beyond(view, view.start + cut + shift, high - cut)
-    if re.search(rb"endobj\s*$", body) is None:
+def _object_cuts(body: bytes, second: bytes, low: int, cuts: list[int], sector: int) -> Iterator[int]:
+    """Of ``cuts`` (positions in the file, inside the object read in place as ``body`` and shifted as
+    ``second``, both from ``low``), those where the object holds: for a Flate stream, those where its
+    data in place then shifted inflates to its end (see ``_stream_cuts``), then the others."""
+    m = _STREAM.search(body)
+    offsets = [cut - low for cut in cuts]
+    if m is None or b"/FlateDecode" not in body[:m.start()]:
+        yield from (low + cut for cut in _only_holding(body, second, list(reversed(offsets))))
+        return
+    inside = [cut for cut in offsets if cut > m.end()]
+    resumed, rest = _stream_cuts(body, second, m.end(), inside, sector)
+    yield from (low + cut for cut in resumed if _object_holds(body, second, cut))
+    others = rest + [cut for cut in reversed(offsets) if cut <= m.end()]
+    yield from (low + cut for cut in _only_holding(body, second, others))
+
+
+def _only_holding(body: bytes, second: bytes, cuts: list[int]) -> list[int]:
+    """The cut at which the object holds, if only one does: where its bytes are not checked (a stream
+    neither Flate-encoded nor ended in place), several do and which is the file's cannot be told."""
+    holding: list[int] = []
+    budget = PDF_BUDGET
+    for cut in cuts:
+        if budget <= 0:
+            return []
+        budget -= len(body)
+        if _object_holds(body, second, cut):
+            holding.append(cut)
+            if len(holding) > 1:
+                return []
+    return holding
+
+
+def _stream_cuts(body: bytes, second: bytes, data: int, inside: list[int],
+                 sector: int) -> tuple[Iterator[int], list[int]]:
+    """Cuts inside a Flate stream starting at ``data`` where it resumes, and the cuts past where it ended
+    in place. The stream in place is inflated once, its state kept at checkpoints: the cut is no later
+    than where that inflation broke (data before the cut is the file's own). Text or zeros after the cut
+    may inflate on for long, so the cuts where the bytes stop looking compressed are tried first, then
+    the others from the break backwards (random bytes break a stream soon)."""
+    inflater = zlib.decompressobj()
+    marks: list[tuple[int, Any]] = []
+    fed: list[int] = []
+    prev = data
+    for cut in inside:
+        out = _inflated(inflater, body[prev:cut])
+        if out is None or inflater.eof:
+            break
+        if len(fed) % CHECKPOINT == 0:
+            marks = marks[-MAX_CHECKPOINTS:] + [(cut, inflater.copy())]
+        fed.append(cut)
+        prev = cut
+    rest = list(reversed(inside[len(fed):])) if inflater.eof else []  # the stream ended before them
+    first = [cut for cut in fed if _looks_compressed(body[cut - sector:cut])
+             and not _looks_compressed(body[cut:cut + sector])]
+    chosen = set(first)
+    order = first + [cut for cut in reversed(fed) if cut not in chosen]
+
+    def resumed() -> Iterator[int]:
+        budget = PDF_BUDGET
+        for cut in order:
+            mark = [(at, state) for at, state in marks if at <= cut][-1:]
+            if not mark or budget <= 0:
+                continue
+            trial = mark[0][1].copy()
+            if _inflated(trial, body[mark[0][0]:cut]) is not None:
+                ok, used = _resumes(trial, second, cut, budget)
+                budget -= used
+                if ok:
+                    yield cut
+
+    return resumed(), rest
+
+
+_HIGH = bytes(range(128, 256))
+
+
+def _looks_compressed(data: bytes) -> bool:
+    """Whether a sector looks like compressed data: about half its bytes have the high bit set (text
+    has none, zeros none)."""
+    return len(data) - len(data.translate(None, _HIGH)) >= len(data) // 4
+
+
+def _inflated(inflater: Any, piece: bytes) -> bytes | None:
+    try:
+        out: bytes | None = inflate_bounded(inflater, piece, STREAM_LIMIT)
+        return out
+    except zlib.error:
+        return None
+
+
+def _resumes(inflater: Any, second: bytes, cut: int, budget: int) -> tuple[bool, int]:
+    """Whether the stream, inflated up to ``cut``, inflates to its end on the shifted data from there
+    (fed no more than ``budget`` bytes), and how many bytes were fed."""
+    for at in range(cut, min(len(second), cut + budget), PIECE):
+        if _inflated(inflater, second[at:at + PIECE]) is None:
+            return False, at + PIECE - cut
+        if inflater.eof:
+            return True, at + PIECE - cut
+    return False, len(second) - cut
+
+
+def _object_holds(body: bytes, second: bytes, cut: int) -> bool:
+    """Whether the object across the cut, read from both fragments, ends in ``endobj`` with its stream's
+    ``endstream`` where its /Length puts it, and its stream (if Flate-encoded) inflates to its end: a wrong
+    cut leaves gap bytes inside it."""
+    whole = body[:cut] + second[cut:]
+    if re.search(rb"endobj\s*$", whole) is None:
         return False
-    m = re.search(rb">>\s*stream\r?\n", body)
+    m = _STREAM.search(whole)
     if m is None:
-        return b"endstream" not in body  # a stream whose dictionary the gap broke
-    if b"/FlateDecode" not in body[:m.start()]:
+        return b"endstream" not in whole  # a stream whose dictionary the gap broke
+    length = _LENGTH.search(whole, 0, m.start())
+    if length is not None and not re.match(rb"\s*endstream", whole[m.end() + int(length.group(1)):]):
+        return False
+    if b"/FlateDecode" not in whole[:m.start()]:
         return True
     inflater = zlib.decompressobj()
     try:
-        inflater.decompress(body[m.end():], STREAM_LIMIT)
+        inflater.decompress(whole[m.end():], STREAM_LIMIT)
     except zlib.error:
         return False
     return inflater.eof
+
+
+OLE2_GAP = 1 << 20  # how far past a misplaced sector its shifted copy is looked for
+_FAT_MARKERS = (documents._FREE, documents._END, documents._FATSECT, documents._DIFSECT)
+
+
+def ole2(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:
+    """OLE2 gap carving ([MS-CFB]): the file is its header and a run of sectors, so the cut is a sector
+    boundary and the gap a whole number of sectors. The sectors the header locates (the FAT sectors, the
+    first directory and mini FAT sectors) that do not hold what they should in place are looked for
+    shifted: the shift at which all are found is the gap. The cut is then searched between the header
+    and the first of them: a failed reassembly's first bad sector lies in the gap bytes, so it tells on
+    which side of that sector the cut is. A cut is accepted only when it alone validates: where the
+    sectors around it are not checked (opaque stream data), several would, and the file stays partial."""
+    head = view.read(0, 512)
+    unit = 1 << struct.unpack("<H", head[30:32])[0]
+    if unit != sector or view.start % sector:
+        return None  # the file's sectors do not line up with the medium's
+    misplaced = [(pos, test) for pos, test in _located(view, head) if not test(view.read(pos, sector))]
+    if not misplaced:
+        return None
+    high = min(pos for pos, _ in misplaced)
+    for gap in _ole2_gaps(view, misplaced, sector):
+        found = _ole2_cut(validate, view, gap, high, sector)
+        if found is not False:
+            return found if isinstance(found, Verdict) else None  # an ambiguous cut stays partial
+    return None
+
+
+def _located(view: View, head: bytes) -> list[tuple[int, Any]]:
+    """(position, test) of the sectors the header locates: the FAT sectors listed in the header (each
+    holding FAT entries, with the entries of the FAT sectors it covers marked as such), the first
+    directory sector (the root entry) and the first mini FAT sector."""
+    unit = 1 << struct.unpack("<H", head[30:32])[0]
+    per = unit // 4
+    fat_count, first_dir = struct.unpack("<II", head[44:52])
+    minifat_first = struct.unpack("<I", head[60:64])[0]
+    fat = [s for s in struct.unpack("<109I", head[76:512]) if s < documents._SPECIAL][:fat_count]
+    limit = fat_count * per
+    located = []
+    for number, index in enumerate(fat):
+        marked = [s % per for s in fat if s // per == number]
+        located.append((unit + index * unit, _fat_test(limit, per, marked)))
+    if first_dir < limit:
+        located.append((unit + first_dir * unit, _root_test))
+    if minifat_first < limit:
+        located.append((unit + minifat_first * unit, _fat_test(limit * per, per, [])))
+    return located
+
+
+def _fat_test(limit: int, per: int, marked: list[int]) -> Any:
+    def test(data: bytes) -> bool:
+        if len(data) < per * 4:
+            return False
+        words = struct.unpack(f"<{per}I", data[:per * 4])
+        return (all(w < limit or w >= documents._DIFSECT for w in words) and any(w in _FAT_MARKERS for w in words)
+                and all(words[m] == documents._FATSECT for m in marked))
+    return test
+
+
+def _root_test(data: bytes) -> bool:
+    return data.startswith(documents._ROOT) and data[66:67] == b"\x05"
+
+
+def _ole2_gaps(view: View, misplaced: list[tuple[int, Any]], sector: int) -> Iterator[int]:
+    """Gaps (whole sectors, smallest first, at most MAX_SHIFTS) at which every misplaced sector is found."""
+    pos, test = misplaced[0]
+    region = beyond(view, view.start + pos + sector, OLE2_GAP)
+    found = 0
+    for gap in range(sector, len(region) + 1, sector):
+        if test(region[gap - sector:gap]) and all(other(beyond(view, view.start + p + gap, sector))
+                                                  for p, other in misplaced[1:]):
+            yield gap
+            found += 1
+            if found >= MAX_SHIFTS:
+                return
+
+
+def _ole2_cut(validate: Validator, view: View, gap: int, high: int, sector: int) -> Verdict | bool:
+    """The reassembly for ``gap`` with its cut searched from ``high`` (a sector that must come after it)
+    down to the header; False when no cut validates, True when more than one does (ambiguous). A failed
+    reassembly's first bad sector, when before the cut, is in place gap bytes: the cut is at or before
+    it. When after (gap bytes taken shifted, or a check that notices them late, such as inflation), the
+    cut is tried one sector lower."""
+    cut = high
+    for _ in range(MAX_TRIES // 2):
+        if cut < sector:
+            return False
+        whole = _spliced_verdict(validate, view, cut, gap)
+        if whole is not None and whole.full:
+            if any(_spliced_full(validate, view, other, gap) for other in (cut - sector, cut + sector)
+                   if sector <= other <= high):
+                return True
+            return Verdict(whole.length, True, whole.confidence * 0.95,
+                           fragments=((view.start, cut), (view.start + cut + gap, whole.length - cut)))
+        bad = whole.good if whole is not None else 0
+        cut = bad if 0 < bad < cut and bad % sector == 0 else cut - sector
+    return False
+
+
+def _spliced_verdict(validate: Validator, view: View, cut: int, gap: int) -> Verdict | None:
+    return validate(View(Spliced(view, cut, view.start + cut + gap, view.size), 0, view.size))
+
+
+def _spliced_full(validate: Validator, view: View, cut: int, gap: int) -> bool:
+    whole = _spliced_verdict(validate, view, cut, gap)
+    return whole is not None and whole.full

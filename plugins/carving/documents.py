@@ -352,6 +352,11 @@ _SPECIAL = 0xFFFFFFFA
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _MINI_CUTOFF, _MINI_SECTOR = 4096, 64
 _ROOT = "Root Entry".encode("utf-16-le")
+_PPT_DOCUMENT = "PowerPoint Document".encode("utf-16-le")
+RECORDS_LIMIT = 16 << 20  # PowerPoint Document streams larger than this are not walked (memory)
+MAX_RECORDS = 1 << 16
+_ENCRYPTED_TOKEN = b"\xdf\xc4\xd1\xf3"  # CurrentUserAtom.headerToken of an encrypted presentation
+_COMPRESSED_STORAGE = 0x1011  # RT_ExternalOleObjectStg: an embedded object's or the VBA project's storage
 _STREAM_STARTS = {  # how streams of known names begin: [MS-OLEPS], [MS-DOC] FIB, [MS-XLS] BOF, [MS-PPT]
     "\x05": (b"\xfe\xff\x00\x00", b"\xfe\xff\x01\x00"),  # property sets: byte-order mark, version 0/1
     "WordDocument": (b"\xec\xa5",),
@@ -515,8 +520,9 @@ class _Compound:
 
     def _contents(self, entries: list[tuple[int, int, int, bytes]], streams: dict[int, list[int]]) -> int | None:
         """Streams of known names (property sets, Word's FIB, Excel's BOF, PowerPoint's current user) must
-        start as their specifications say."""
+        start as their specifications say; a presentation's records must chain (``_records_break``)."""
         mini = streams.get(0, [])
+        encrypted = False  # an encrypted presentation's records are not walked: their headers are ciphertext
         for number, (kind, start, size, raw_name) in enumerate(entries):
             name = raw_name.decode("utf-16-le", "replace")
             starts = _STREAM_STARTS.get(name[:1] if name.startswith("\x05") else name)
@@ -529,9 +535,81 @@ class _Compound:
                 if index >= len(mini):
                     return self.at(mini[-1]) if mini else self.at(0)
                 position = self.at(mini[index]) + start * _MINI_SECTOR % self.sector
-            if not self.view.read(position, 4).startswith(starts):
+            head = self.view.read(position, 16)
+            if not head.startswith(starts):
                 return position - position % self.sector if position % self.sector else position
+            encrypted = encrypted or (name == "Current User" and head[12:16] == _ENCRYPTED_TOKEN)
+        for number, (kind, _, size, raw_name) in enumerate(entries):
+            if (kind == 2 and raw_name == _PPT_DOCUMENT and number in streams and size <= RECORDS_LIMIT
+                    and not encrypted):
+                bad = self._records_break(streams[number], size)
+                if bad is not None:
+                    return bad
         return None
+
+    def _records_break(self, sectors: list[int], size: int) -> int | None:
+        """The file position of the sector where a PowerPoint Document stream's records stop chaining;
+        its sectors are read in runs of consecutive ones (few reads)."""
+        pieces, run = [], 0
+        for i in range(1, len(sectors) + 1):
+            if i == len(sectors) or sectors[i] != sectors[i - 1] + 1:
+                pieces.append(self.view.read(self.at(sectors[run]), (i - run) * self.sector))
+                run = i
+        pos = _records_break(b"".join(pieces)[:size])
+        return None if pos is None else self.at(sectors[pos // self.sector])
+
+
+def _records_break(data: bytes) -> int | None:
+    """Where the record headers of a PowerPoint Document stream ([MS-PPT] 2.3.1: recVer/recInstance,
+    recType, recLen) stop chaining: each record ends where its recLen says, a container's (recVer 0xF)
+    children chain to its end; a header of type 0 or overrunning its container is where gap bytes
+    sit. None when all chain (or after MAX_RECORDS records: unchecked past there)."""
+    ends, pos = [len(data)], 0
+    for _ in range(MAX_RECORDS):
+        while len(ends) > 1 and pos == ends[-1]:
+            ends.pop()
+        if pos == ends[-1] or (len(ends) == 1 and pos + 8 > ends[-1]):
+            return None  # the stream's end (a few bytes after the last record, too few for one, tolerated)
+        if pos + 8 > ends[-1]:
+            return pos
+        ver_instance, kind, length = struct.unpack_from("<HHI", data, pos)
+        if kind == 0 or pos + 8 + length > ends[-1]:
+            return pos
+        if ver_instance & 0xF == 0xF:
+            ends.append(pos + 8 + length)
+            pos += 8
+            continue
+        if kind == _COMPRESSED_STORAGE and ver_instance >> 4 == 1:
+            broken = _storage_break(data, pos + 8, length)
+            if broken is not None:
+                return broken
+        pos += 8 + length
+    return None
+
+
+def _storage_break(data: bytes, at: int, length: int) -> int | None:
+    """Where a compressed storage atom (ExOleObjStg or VbaProjectStg, recInstance 1: the decompressed
+    size, then a zlib stream) stops inflating on to that size (the start of the piece, within one
+    sector, where inflation broke); None when it reaches it."""
+    if length < 6:
+        return at
+    expected: int = struct.unpack_from("<I", data, at)[0]
+    inflater, size = zlib.decompressobj(), 0
+    ends = [*range((at + 4) // 512 * 512 + 512, at + length, 512), at + length]  # pieces within one sector
+    starts: list[int] = [at + 4, *ends[:-1]]
+    for piece, end in zip(starts, ends, strict=True):
+        try:
+            out = inflate_bounded(inflater, data[piece:end], expected - size)
+        except zlib.error:
+            return piece
+        if out is None:
+            return piece
+        size += len(out)
+        if size == expected:
+            return None  # whole (writers may leave the stream's end or checksum out)
+        if inflater.eof:
+            return piece
+    return at + length - 1
 
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"

@@ -10,6 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dftk_plugins.carving import document_gaps, documents, executables, fragments, images, isobmff, jpeg, media
+from dftk_plugins.carving.audio_gaps import flac as flac_gaps
+from dftk_plugins.carving.audio_gaps import ogg as ogg_gaps
+from dftk_plugins.carving.audio_gaps import riff as riff_gaps
 from dftk_plugins.carving.model import Reassembler, Validator, View
 
 MiB = 1 << 20
@@ -44,20 +47,22 @@ FORMATS: tuple[Format, ...] = (
     Format("jpeg", ("FF D8 FF (C0|C4|DB|DD|E0|E1|E2|E3|E8|ED|EE|FE)",), jpeg.jpeg, 64 * MiB, "jpg", nests=True,
            gaps=jpeg.gaps),
     Format("png", ("89 50 4E 47 0D 0A 1A 0A",), images.png, 256 * MiB, "png", gaps=fragments.png),
-    Format("gif", ("47 49 46 38 (37|39) 61",), images.gif, 64 * MiB, "gif"),
+    Format("gif", ("47 49 46 38 (37|39) 61",), images.gif, 64 * MiB, "gif",
+           gaps=images.gif_gaps),
     Format("bmp", ("42 4D ?? ?? ?? ?? 00 00 00 00",), images.bmp, 256 * MiB, "bmp", gaps=images.bmp_gaps),
     Format("pdf", ("25 50 44 46 2D 31 2E",), documents.pdf, 512 * MiB, "pdf", gaps=document_gaps.pdf),
     Format("zip", ("50 4B 03 04",), documents.zip_archive, 1024 * MiB, "zip", kind=documents.zip_kind,
            gaps=document_gaps.zip_archive),
-    Format("ole2", ("D0 CF 11 E0 A1 B1 1A E1",), documents.ole2, 512 * MiB, "ole"),
+    Format("ole2", ("D0 CF 11 E0 A1 B1 1A E1",), documents.ole2, 512 * MiB, "ole", gaps=document_gaps.ole2),
     Format("sqlite", ("53 51 4C 69 74 65 20 66 6F 72 6D 61 74 20 33 00",), documents.sqlite, 1024 * MiB, "sqlite",
            gaps=documents.sqlite_gaps),
     Format("riff", ("52 49 46 46 ?? ?? ?? ?? (57 41 56 45|41 56 49 20|57 45 42 50)",), media.riff, 1024 * MiB,
-           "riff", kind=media.riff_kind),
+           "riff", kind=media.riff_kind, gaps=riff_gaps),
     Format("pe", ("4D 5A",), executables.pe, 256 * MiB, "exe"),
     Format("mp3", ("49 44 33 (02|03|04) 00 ?0", media.MP3_SYNC), media.mp3, 256 * MiB, "mp3"),
-    Format("ogg", ("4F 67 67 53 00 02",), media.ogg, 1024 * MiB, "ogg"),
-    Format("flac", ("66 4C 61 43 00 00 00 22", "49 44 33 (02|03|04) 00 ?0"), media.flac, 1024 * MiB, "flac"),
+    Format("ogg", ("4F 67 67 53 00 02",), media.ogg, 1024 * MiB, "ogg", gaps=ogg_gaps),
+    Format("flac", ("66 4C 61 43 00 00 00 22", "49 44 33 (02|03|04) 00 ?0"), media.flac, 1024 * MiB, "flac",
+           gaps=flac_gaps),
     Format("tiff", ("49 49 2A 00", "4D 4D 00 2A"), images.tiff, 1024 * MiB, "tif",
            gaps=images.tiff_gaps),
     Format("isobmff", ("00 00 00 ?? 66 74 79 70",), isobmff.isobmff, 4096 * MiB, "mp4",

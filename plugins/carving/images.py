@@ -13,7 +13,7 @@ import zlib
 
 from PIL import Image, UnidentifiedImageError
 
-from dftk_plugins.carving import raster_gaps
+from dftk_plugins.carving import gif_lzw, raster_gaps
 from dftk_plugins.carving.model import Validator, Verdict, View
 
 MAX_PIXELS = 200_000_000  # decode checks refuse decompression bombs above this
@@ -54,7 +54,8 @@ def png(view: View) -> Verdict | None:
 
 
 def gif(view: View) -> Verdict | None:
-    """GIF: screen descriptor, colour tables, image and extension blocks as sub-block chains, the trailer."""
+    """GIF: screen descriptor, colour tables, image and extension blocks as sub-block chains, each image's
+    LZW data strictly checked (``gif_lzw``), the trailer."""
     head = view.read(0, 13)
     if len(head) < 13 or head[:6] not in (b"GIF87a", b"GIF89a"):
         return None
@@ -65,13 +66,16 @@ def gif(view: View) -> Verdict | None:
         if not block:
             break
         if block[0] == 0x3B:
-            return _gif_decoded(view, pos + 1) if images else None
+            return Verdict(pos + 1, True, 0.95) if images else None
         if block[0] == 0x21 and len(block) >= 2:
             after = _sub_blocks(view, pos + 2)
         elif block[0] == 0x2C and len(block) == 10:
             images += 1
-            start = pos + 10 + (3 << ((block[9] & 7) + 1) if block[9] & 0x80 else 0)
-            after = _sub_blocks(view, start + 1) if view.read(start, 1) and view.read(start, 1)[0] <= 12 else None
+            after = _gif_image(view, pos, block)
+            if after is None:
+                start = pos + 10 + (3 << ((block[9] & 7) + 1) if block[9] & 0x80 else 0)
+                # as far as its sub-blocks chain; gap carving looks for the break in its data
+                return Verdict(_sub_blocks(view, start + 1) or pos, False, 0.3, start + 1)
         else:
             after = None
         if after is None:
@@ -80,22 +84,29 @@ def gif(view: View) -> Verdict | None:
     return Verdict(pos, False, 0.3, pos) if images else None
 
 
-def _gif_decoded(view: View, end: int) -> Verdict:
-    """A GIF whose blocks chain to the trailer must also decode: Pillow's LZW decoder rejects a code outside
-    the table, which foreign bytes inside the image data give within a few codes."""
-    return Verdict(end, True, 0.95) if decodes(view.read(0, end)) else Verdict(end, False, 0.3, 0)
+def _gif_image(view: View, pos: int, block: bytes) -> int | None:
+    """Where the image at ``pos`` ends, if its data chains to a terminator and decodes to exactly its
+    width * height pixels."""
+    width, height = struct.unpack("<HH", block[5:9])
+    start = pos + 10 + (3 << ((block[9] & 7) + 1) if block[9] & 0x80 else 0)
+    size = view.read(start, 1)
+    if not size or not 2 <= size[0] <= 8:
+        return None
+    payload = bytearray()
+    after = _sub_blocks(view, start + 1, payload, view.size)
+    if after is None or not gif_lzw.lzw_ok(bytes(payload), size[0], width * height):
+        return None
+    return after
 
 
-def _sub_blocks(view: View, pos: int) -> int | None:
-    while True:
-        size = view.read(pos, 1)
-        if not size:
-            return None
-        pos += 1 + size[0]
-        if size[0] == 0:
-            return pos
-        if pos > view.size:
-            return None
+def gif_gaps(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:
+    """GIF gap carving (``gif_lzw.gaps``)."""
+    return gif_lzw.gaps(validate, view, verdict, sector)
+
+
+def _sub_blocks(view: View, pos: int, payload: bytearray | None = None, cap: int = 0) -> int | None:
+    after: int | None = gif_lzw.sub_blocks(view, pos, payload, cap)
+    return after
 
 
 _DIB_SIZES = {12, 40, 52, 56, 64, 108, 124}

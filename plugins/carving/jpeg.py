@@ -6,18 +6,25 @@ restart marker out of sequence, the scan's last MCU (the count the frame header 
 the marker that ends the scan ("extraneous bytes") or not reached at it ("premature end"). Pillow decodes
 through all of these, so a file with another file's sectors inside its entropy-coded data would pass a
 plain decode; zeros and text in particular hold no marker, so the marker chain alone cannot see them.
-Decoding at 1/8 scale to grey still Huffman-decodes every MCU but skips most of the pixel work.
+Decoding at 1/8 scale to grey still Huffman-decodes every MCU but skips most of the pixel work. A block
+that cannot be compressed data (printable text; zeros, unless the file's Huffman tables make zero bits
+flat blocks) also fails a file, since a decode can absorb one by chance: the MCU count is one number.
+
+Gap carving cuts at a sector boundary before the break (the first invalid marker, or the first 7-bit
+block) and resumes at a sector boundary after it from which the data runs to a marker that continues the
+chain to EOI; the strict decode of each reassembly decides, a bounded number of times.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import islice
-
-import simplejpeg
+from types import ModuleType
 
 from dftk_plugins.carving.fragments import MAX_GAP, boundaries, first_valid
 from dftk_plugins.carving.images import decodes
@@ -28,18 +35,20 @@ BLOCK = 512  # foreign data is judged in blocks on 512-byte boundaries of the by
 MAX_PIXELS = 200_000_000  # progressive files keep every coefficient in memory: refuse bombs above this
 _MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")  # ends entropy-coded data (FF 00 is stuffing, FF D0-D7 RSTn)
 _FILL = re.compile(rb"\xff*")
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 _FRAMES = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-# Markers that may end a scan: EOI, another scan with its tables, comments, application data.
-_AFTER_SCAN = {0xD9, 0xDA, 0xC4, 0xCC, 0xDB, 0xDD, 0xFE, *range(0xE0, 0xF0)}
+# Markers that may follow a scan: EOI, another scan with its tables, DNL, comments, application data.
+_AFTER_SCAN = {0xD9, 0xDA, 0xC4, 0xCC, 0xDB, 0xDC, 0xDD, 0xFE, *range(0xE0, 0xF0)}
 _CORRUPT = ("Corrupt JPEG data", "Premature end of JPEG file")
 # Gap carving bounds: cut points tried before the break, resume points per plausible end, plausible ends
 # looked at, reassemblies decoded, and bytes decoded over all of them.
 MAX_CUTS = 3
 MAX_RESUMES = 4
 MAX_ENDS = 12
-MAX_TRIES = 16
-MAX_DECODED = 48 << 20
+MAX_TRIES = 8
+MAX_DECODED = 16 << 20
+LONG_RUN = 2048  # a clean run this long is compressed data, not random filler (see _ends)
 
 
 @dataclass(slots=True)
@@ -51,33 +60,34 @@ class Chain:
         good: how far the chain held (-1: this is no JPEG at all).
         mpf: whether an APP2 MPF segment says more images follow the first EOI.
         entropy: ``(start, end)`` of each scan's entropy-coded data.
+        zeros_flat: whether zero bits may be compressed data: they decode as each Huffman table's first
+            symbol (its code is all zeros), which in a sequential file must be DC difference 0 and EOB
+            for a run of zero bytes to be flat blocks (progressive refinement bits may be zero anyway).
     """
 
     end: int | None = None
     good: int = -1
     mpf: bool = False
     entropy: list[tuple[int, int]] = field(default_factory=list)
+    zeros_flat: bool = True
 
 
 def jpeg(view: View) -> Verdict | None:
-    """JPEG: the marker chain up to EOI (and the further images of an MPF file), then a strict decode."""
+    """JPEG: the marker chain up to EOI (and the further images of an MPF file), then a strict decode and no
+    block of text, or of zeros where zeros cannot be compressed data, inside the entropy-coded data."""
     chain = parse(view, 0)
     if chain.end is None:
         if chain.good < 0:
             return None
-        length = _foreign(view, chain.entropy) or chain.good
+        length = _foreign(view, chain) or chain.good
         return Verdict(length, False, 0.4, length)
     data = view.read(0, chain.end)
     sound = _sound(data)
-    if sound is None:  # a kind libjpeg-turbo cannot judge: Pillow's decode, and no filler-looking block
-        foreign = _foreign(view, chain.entropy)
-        if foreign is None and decodes(data):
-            return Verdict(_more_images(view, chain), True, 0.8)
-        return Verdict(foreign or chain.end, False, 0.5, foreign or 0)
-    if not sound:
-        foreign = _foreign(view, chain.entropy)
-        return Verdict(foreign or chain.end, False, 0.5, foreign or 0)
-    return Verdict(_more_images(view, chain), True, 0.99)
+    foreign = _foreign(view, chain, certain=True) if sound is not False else _foreign(view, chain)
+    if foreign is None and (sound or (sound is None and decodes(data))):
+        # sound is None: a kind libjpeg-turbo cannot judge (Pillow's lenient decode is the weaker check)
+        return Verdict(_more_images(view, chain), True, 0.99 if sound else 0.8)
+    return Verdict(foreign or chain.end, False, 0.5, foreign or 0)
 
 
 def parse(view: View, pos: int, after_scan: bool = False) -> Chain:
@@ -87,6 +97,7 @@ def parse(view: View, pos: int, after_scan: bool = False) -> Chain:
     if not after_scan:
         pos += 2
     seen_frame = seen_scan = after_scan
+    sequential, first_symbols_zero = False, True
     while True:
         head = view.read(pos, 4)
         if len(head) < 2 or head[0] != 0xFF:
@@ -101,7 +112,7 @@ def parse(view: View, pos: int, after_scan: bool = False) -> Chain:
         if marker in _STANDALONE:
             pos += 2
             continue
-        if marker < 0xC0 or marker == 0xD8 or len(head) < 4:
+        if marker < 0xC0 or marker == 0xD8 or len(head) < 4 or (seen_scan and marker not in _AFTER_SCAN):
             break
         length = struct.unpack(">H", head[2:4])[0]
         if length < 2:
@@ -109,7 +120,9 @@ def parse(view: View, pos: int, after_scan: bool = False) -> Chain:
         if marker in _FRAMES:
             if seen_frame:
                 break  # one frame per image (hierarchical files aside): another file's header
-            seen_frame = True
+            seen_frame, sequential = True, marker in (0xC0, 0xC1)
+        if marker == 0xC4:
+            first_symbols_zero = first_symbols_zero and _first_symbols_zero(view.read(pos + 4, length - 2))
         chain.mpf = chain.mpf or (marker == 0xE2 and view.read(pos + 4, 4) == b"MPF\x00")
         pos += 2 + length
         if marker == 0xDA:
@@ -122,7 +135,19 @@ def parse(view: View, pos: int, after_scan: bool = False) -> Chain:
                 break
             pos = found
     chain.good = pos if seen_scan else -1
+    chain.zeros_flat = first_symbols_zero or not sequential
     return chain
+
+
+def _first_symbols_zero(tables: bytes) -> bool:
+    """Whether each Huffman table of a DHT segment has symbol 0 first (DC difference 0, or EOB)."""
+    pos = 0
+    while pos + 17 <= len(tables):
+        count = sum(tables[pos + 1:pos + 17])
+        if count and pos + 17 < len(tables) and tables[pos + 17] != 0:
+            return False
+        pos += 17 + count
+    return True
 
 
 def _entropy_end(view: View, pos: int) -> int | None:
@@ -141,6 +166,7 @@ def _entropy_end(view: View, pos: int) -> int | None:
 def _sound(data: bytes) -> bool | None:
     """Whether libjpeg-turbo decodes the image without a warning (True), finds its entropy-coded data corrupt
     (False), or cannot judge it (None: a sampling or precision it does not decode, a decompression bomb)."""
+    simplejpeg = _libjpeg_turbo()
     try:
         height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
         if int(width) * int(height) > MAX_PIXELS:
@@ -154,6 +180,13 @@ def _sound(data: bytes) -> bool | None:
     return True
 
 
+@cache
+def _libjpeg_turbo() -> ModuleType:
+    """simplejpeg (libjpeg-turbo's TurboJPEG API), imported on first use: it brings numpy, whose import
+    costs a sixth of a second that a process carving no JPEG (the parent of the workers) need not pay."""
+    return importlib.import_module("simplejpeg")
+
+
 def _more_images(view: View, chain: Chain) -> int:
     """The end of an MPF file: its further images follow the first EOI, each a JPEG that must decode."""
     end = chain.end or 0
@@ -165,20 +198,29 @@ def _more_images(view: View, chain: Chain) -> int:
     return end
 
 
-def _foreign(view: View, entropy: list[tuple[int, int]]) -> int | None:
-    """The first 512-byte block inside entropy-coded data that is all 7-bit (zeros, text): compressed data
-    has no such block, so it is another file's sector (only asked when the decode already failed)."""
-    for start, end in entropy:
+def _foreign(view: View, chain: Chain, certain: bool = False) -> int | None:
+    """The first 512-byte block of the entropy-coded data that is filler: all 7-bit (zeros, text) when the
+    decode already failed and the break is sought; when the decode passed, only a block that cannot be
+    compressed data however the picture looks: printable text, or zeros unless they decode as flat blocks."""
+    for start, end in chain.entropy:
         pos: int = start + (-(view.start + start)) % BLOCK
         while pos + BLOCK <= end:
-            data = view.read(pos, min(STEP, (end - pos) // BLOCK * BLOCK))
+            data = view.read(pos, min(STEP, (end - pos) // BLOCK * BLOCK))  # blocks never straddle windows
             for i in range(0, len(data) - BLOCK + 1, BLOCK):
-                if data[i:i + BLOCK].isascii():
+                block = data[i:i + BLOCK]
+                if block.isascii() and (not certain or _filler(block, chain.zeros_flat)):
                     return pos + i
             if len(data) < BLOCK:
                 break
             pos += len(data)
     return None
+
+
+def _filler(block: bytes, zeros_flat: bool) -> bool:
+    """Whether a 7-bit block cannot be compressed data: zeros that are no flat blocks, or printable text."""
+    if block.count(0) == len(block):
+        return not zeros_flat
+    return not block.translate(None, _PRINTABLE)
 
 
 def gaps(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:
@@ -188,36 +230,45 @@ def gaps(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verd
     continues the chain to EOI. The strict decode of the reassembly decides: the MCU count must be reached
     exactly at that marker, so a resume too early (filler inside) or too late (data lost) fails."""
     chain = parse(view, 0)
-    if not chain.entropy:
-        return None  # broken before the first scan: headers are not reassembled here
-    start, stop = chain.entropy[-1]
-    foreign = _foreign(view, chain.entropy)
+    foreign = _foreign(view, chain)
     if foreign is not None:
-        start, stop = next((s, e) for s, e in chain.entropy if s <= foreign < e)
-        stop = foreign
-    cuts = boundaries(view, start, stop, sector)[::-1][:MAX_CUTS]
-    if not cuts:
-        return None
-    return first_valid(validate, view, _pairs(view, cuts, sector))
+        scans = [(next(s for s, e in chain.entropy if s <= foreign < e), foreign)]
+    else:  # the last scan, then the first: random filler can hold what parses as a scan
+        scans = [scan for scan in dict.fromkeys(chain.entropy[-1:] + chain.entropy[:1]) if scan[0] < scan[1]]
+    for start, stop in scans:
+        cuts = boundaries(view, start, stop, sector)[::-1][:MAX_CUTS]
+        found = first_valid(validate, view, _pairs(view, cuts, stop, sector)) if cuts else None
+        if found is not None:
+            return found
+    return None  # (a file broken before its first scan is not reassembled: header cuts are not sought)
 
 
-def _pairs(view: View, cuts: list[int], sector: int) -> Iterator[tuple[int, int]]:
-    """(cut, absolute resume) pairs, most likely first: the plausible ends with the longest clean run before
-    them first (random filler holds invalid markers every few hundred bytes, so the false ends it holds —
-    an FF D9 in it — follow short runs), and for each the cut points nearest the break with its most likely
-    resume points (the sum of their ranks in order); at most MAX_TRIES pairs, and no more once their
-    reassemblies add up to MAX_DECODED bytes."""
-    runs = sorted(islice(_resume_runs(view, cuts[-1] + sector, sector), MAX_ENDS), key=lambda run: -run[0])
-    tries = decoded = 0
-    for _, end, resumes in runs:
-        ranked = sorted((i + j, j, cut, resume) for i, cut in enumerate(cuts) for j, resume in enumerate(resumes)
-                        if resume >= cut + sector)
-        for _, _, cut, resume in ranked:
-            decoded += cut + end - resume
-            if tries >= MAX_TRIES or (tries and decoded > MAX_DECODED):
-                return
-            tries += 1
-            yield cut, view.start + resume
+def _pairs(view: View, cuts: list[int], brk: int, sector: int) -> Iterator[tuple[int, int]]:
+    """(cut, absolute resume) pairs, most likely first. The break at ``brk`` is foreign, so the gap holds
+    it: every resume point is after it. A pair ranks by the sum of the ranks of its end (``_ends``), its
+    cut (nearest the break first) and its resume point (``_likely``), so that no one end uses up the
+    tries; at most MAX_TRIES pairs, and no more once their reassemblies add up to MAX_DECODED bytes."""
+    ends = list(_ends(islice(_resume_runs(view, max(cuts[-1] + sector, brk + 1), sector), MAX_ENDS)))
+    ranked = sorted((e + i + j, e, j, cut, resume, end) for e, (end, resumes) in enumerate(ends)
+                    for i, cut in enumerate(cuts) for j, resume in enumerate(resumes) if resume >= cut + sector)
+    decoded = 0
+    for tries, (*_, cut, resume, end) in enumerate(ranked[:MAX_TRIES]):
+        decoded += cut + end - resume
+        if tries and decoded > MAX_DECODED:
+            return
+        yield cut, view.start + resume
+
+
+def _ends(runs: Iterator[tuple[int, int, list[int]]]) -> Iterator[tuple[int, list[int]]]:
+    """The plausible ends in order, those after a long clean run first: random filler holds an invalid
+    marker every 265 bytes on average, so the false ends it holds (an FF D9 in it) follow short runs."""
+    short = []
+    for length, end, resumes in runs:
+        if length >= LONG_RUN:
+            yield end, resumes
+        else:
+            short.append((end, resumes))
+    yield from short
 
 
 def _resume_runs(view: View, low: int, sector: int) -> Iterator[tuple[int, int, list[int]]]:
@@ -262,8 +313,9 @@ def _likely(view: View, points: list[int]) -> list[int]:
 def _markers(view: View, pos: int) -> Iterator[tuple[int, int | None]]:
     """Positions of the bytes FF xx from ``pos`` on that end entropy-coded data, each with the position of
     the marker proper (after any fill bytes FF) when it may continue the chain after a scan: its code may
-    follow a scan and its segment ends where another marker starts. Random filler holds one every few
-    hundred bytes, so most are ruled out here without a read; a run of FF is one break, not one per byte."""
+    follow a scan and (but for a scan header) its segment ends where another marker starts. Random filler
+    holds one every few hundred bytes, so most are ruled out here without a read; a run of FF is one break,
+    not one per byte."""
     while pos < view.size:
         data = view.read(pos, STEP + 1)
         skip = 0
@@ -275,7 +327,7 @@ def _markers(view: View, pos: int) -> Iterator[tuple[int, int | None]]:
                 continue
             fill = _FILL.match(data, i + 1)
             at = (fill.end() if fill else i + 1) - 1  # the last FF: fill bytes may precede a marker
-            skip = at
+            skip = at + 1  # the same break
             yield pos + i, (pos + at) if _may_end(data, at) else None
         if len(data) <= 1:
             return
@@ -287,7 +339,7 @@ def _may_end(data: bytes, at: int) -> bool:
     if at + 1 >= len(data):
         return True
     code = data[at + 1]
-    if code == 0xD9:
+    if code in (0xD9, 0xDA):  # EOI; a scan header, whose segment entropy-coded data follows
         return True
     if code not in _AFTER_SCAN:
         return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+from dftk_plugins.carving import pcm
 from dftk_plugins.carving.images import decodes
 from dftk_plugins.carving.model import Verdict, View
 
@@ -32,7 +33,36 @@ def riff(view: View) -> Verdict | None:
         return Verdict(min(pos, end), False, 0.3, 0)
     if head[8:12] == b"WEBP" and not decodes(view.read(0, end)):
         return Verdict(end, False, 0.4, 0)
+    if head[8:12] == b"WAVE" and (cut := wav_break(view)) is not None:
+        return Verdict(cut, False, 0.3, cut)  # filler inside the samples: a fragment break
     return Verdict(end, True, 0.9)
+
+
+def wav_pcm(view: View) -> pcm.Pcm | None:
+    """The integer PCM samples of a WAV file (its "fmt " and "data" chunks), or None if there are none to
+    judge."""
+    fmt, pos = b"", 12
+    while len(chunk := view.read(pos, 8)) == 8:
+        size = struct.unpack("<I", chunk[4:8])[0]
+        if chunk[:4] == b"fmt ":
+            fmt = view.read(pos + 8, min(size, 40))
+        elif chunk[:4] == b"data":
+            start = view.start + pos + 8
+            return pcm.layout(fmt, start, start + min(size, view.size - pos - 8))
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def wav_break(view: View) -> int | None:
+    """Where (a file position) smooth sound turns to foreign data at a sector boundary in a WAV file's
+    samples, or None (see ``pcm``)."""
+    samples = wav_pcm(view)
+    if samples is None:
+        return None
+    first = -(-samples.start // pcm.SECTOR) * pcm.SECTOR
+    data = view.reader.read(first, max(0, min(samples.end, first + pcm.CHECKED) - first))
+    cut = pcm.first_break(data, first, samples)
+    return None if cut is None else cut - view.start
 
 
 def riff_kind(view: View, length: int) -> str:
@@ -350,11 +380,9 @@ def _flac_frames(view: View, pos: int, streaminfo: bytes) -> tuple[int, int]:
     return pos, samples
 
 
-def flac(view: View) -> Verdict | None:
-    """FLAC, optionally behind an ID3v2 tag (and the zero padding some taggers add): metadata blocks
-    (STREAMINFO first), then frames whose CRC-checked, numbered headers chain until the samples STREAMINFO
-    declares are all there (a stream that leaves its length unknown ends with the last frame's CRC-16). A
-    chain that stops short is a cut or fragmented file: partial, its sound part up to the break."""
+def flac_start(view: View) -> int | None:
+    """Where "fLaC" and its STREAMINFO block (42 bytes in all) start: at 0, or after an ID3v2 tag and the
+    zero padding some taggers add; None if this is not a FLAC stream."""
     start = id3v2_size(view.read(0, 10)) if view.read(0, 3) == b"ID3" else 0
     if start is None:
         return None
@@ -362,6 +390,18 @@ def flac(view: View) -> Verdict | None:
     head = view.read(start, 42)
     if len(head) < 42 or head[:4] != b"fLaC" or head[4] & 0x7F != 0 or head[5:8] != b"\0\0\x22":
         return None
+    return start
+
+
+def flac(view: View) -> Verdict | None:
+    """FLAC, optionally behind an ID3v2 tag (and the zero padding some taggers add): metadata blocks
+    (STREAMINFO first), then frames whose CRC-checked, numbered headers chain until the samples STREAMINFO
+    declares are all there (a stream that leaves its length unknown ends with the last frame's CRC-16). A
+    chain that stops short is a cut or fragmented file: partial, its sound part up to the break."""
+    start = flac_start(view)
+    if start is None:
+        return None
+    head = view.read(start, 42)
     pos = _flac_metadata(view, start + 4)
     if pos is None or pos > view.size:
         return Verdict(view.size, False, 0.1, 0)

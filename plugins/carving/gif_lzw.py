@@ -1,0 +1,306 @@
+"""GIF image data, checked strictly, and GIF gap carving.
+
+The LZW check follows the GIF 89a specification (appendix F): codes start at ``min_code_size + 1`` bits and
+widen by one each time the next free table entry needs it (up to 12 bits); a code may never lie beyond the
+next free entry; a clear code restarts the table, and the end code must come exactly when ``width * height``
+pixels have been produced. Pillow stops decoding once the picture is full, so foreign bytes spliced into
+the data (text read as 12-bit codes is valid once the table is full) are only caught by counting pixels.
+
+The check runs one table generation (clear code to clear code) at a time with numpy: within a generation
+every code's width follows from its index, and each code's string length is its parent entry's plus one,
+summed by pointer jumping. A generation start is a resumable state: (bit offset, pixels so far).
+
+Gap carving (Garfinkel's bifragment carving): the sub-block chain of the image data breaks where filler
+starts; the first fragment is cut at a sector boundary before that, the second resumes at a sector boundary
+after it where the chain continues, at the same place within its sub-block, to a block terminator and the
+trailer; each such pair is confirmed by the whole-file validator (the LZW check above).
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from dftk_plugins.carving.fragments import boundaries, first_valid
+from dftk_plugins.carving.model import Validator, Verdict, View
+
+MAX_CODE = 4095
+READ = 1 << 16  # sub-blocks are walked in memory, this many bytes read at a time
+MAX_GAP = 4 << 20  # how far after the break the second fragment is looked for
+MAX_CUTS = 24  # sector boundaries after the last sound LZW generation tried as the cut
+MAX_RESUMES = 512  # resumes whose sub-block chain fits that get the quick LZW check
+QUICK = 1 << 15  # bytes of the second fragment's data the quick LZW check decodes
+_WIDTHS = {base: np.minimum(12, np.maximum(0, np.ceil(np.log2(np.arange(base - 1, 4097 + base) + 1))))
+           .astype(np.int64) for base in range(4, 260)}
+
+
+def sub_blocks(view: View, pos: int, payload: bytearray | None = None, cap: int = 0) -> int | None:
+    """Where the sub-block chain at ``pos`` ends (after its terminator), or None if it runs off the view;
+    the blocks' data is appended to ``payload`` (when given) up to ``cap`` bytes."""
+    buf, base = b"", pos
+    while True:
+        if pos - base >= len(buf):
+            buf, base = view.read(pos, READ), pos
+            if not buf:
+                return None
+        size = buf[pos - base]
+        if size == 0:
+            return pos + 1
+        if payload is not None and len(payload) < cap:
+            start = pos + 1 - base
+            piece = buf[start:start + size]
+            payload += piece if len(piece) == size else view.read(pos + 1, size)
+        pos += 1 + size
+        if pos > view.size:
+            return None
+
+
+def lzw_ok(data: bytes, min_code_size: int, pixels: int) -> bool:
+    """Whether ``data`` is one GIF image's LZW stream giving exactly ``pixels`` pixels and then the end code."""
+    return lzw_run(data, min_code_size, pixels)[0] == 1
+
+
+def lzw_run(data: bytes, min_code_size: int, pixels: int, bit: int = 0, done: int = 0,
+            partial: bool = False) -> tuple[int, int, int, int]:
+    """Check the LZW stream from the table generation starting at ``bit`` with ``done`` pixels already made:
+    (1 if it ends right, -1 if it breaks, 0 if ``partial`` and the data ran out with no fault found; the
+    start bit of the last generation reached and the pixels made before it, a state to resume from; the
+    bit by which the fault was seen, for a break)."""
+    if not 2 <= min_code_size <= 8 or pixels <= 0:
+        return -1, bit, done, bit
+    arr = np.frombuffer(bytes(data) + bytes(4), dtype=np.uint8)  # widened only where codes are read
+    total = len(data) * 8
+    while True:
+        after, made, status = _generation(arr, total, bit, min_code_size, pixels - done)
+        if status == _RAN_OUT:
+            return (0 if partial else -1), bit, done, total
+        if status == _BAD:
+            return -1, bit, done, after
+        if status == _END:
+            right = done + made == pixels and len(data) - (after + 7) // 8 <= 1
+            return (1 if right else -1), bit, done, after
+        bit, done = after, done + made
+
+
+_CLEAR, _END, _BAD, _RAN_OUT = 0, 1, 2, 3
+
+
+def _generation(arr: np.ndarray, total: int, bit: int, mcs: int, room: int) -> tuple[int, int, int]:
+    """One table generation from ``bit``: (the bit after its clear or end code, pixels made, how it ended:
+    ``_CLEAR``, ``_END``, ``_BAD`` for a code beyond the table or too many pixels, ``_RAN_OUT`` of data)."""
+    clear = 1 << mcs
+    base = clear + 2
+    widths = _WIDTHS[base][:MAX_CODE - base + 2].copy()  # codes read while the table still grows
+    widths[0] = mcs + 1
+    codes = _codes(arr, total, bit, widths)
+    stop = _stop(codes, clear)
+    lengths = np.ones(len(codes), dtype=np.int64)
+    bad = _invalid(codes[:stop], base, clear, lengths)
+    if bad >= 0:
+        return bit + int(widths[:bad + 1].sum()), 0, _BAD
+    made = int(lengths[:stop].sum())
+    if stop == len(codes) < len(widths):
+        return (bit + int(widths[:stop].sum()), made, _BAD) if made > room else (bit, made, _RAN_OUT)
+    chunk = 8  # a clear code usually follows at once: read a few codes first, then more
+    while stop == len(codes):  # the table is full: 12-bit codes until a clear (deferred clear) or the end
+        bit += int(widths.sum())
+        if made > room:
+            return bit, made, _BAD
+        widths = np.full(chunk, 12, dtype=np.int64)
+        codes, chunk = _codes(arr, total, bit, widths), 4096
+        if not len(codes):
+            return bit, made, _RAN_OUT
+        stop = _stop(codes, clear)
+        body = codes[:stop]
+        reserved = np.flatnonzero((body >= clear) & (body < base))
+        if len(reserved):
+            return bit + 12 * (int(reserved[0]) + 1), made, _BAD
+        made += int(np.where(body < clear, 1, lengths[np.clip(body - base, 0, len(lengths) - 1)] + 1).sum())
+        if stop == len(codes) < len(widths):
+            return (bit + 12 * stop, made, _BAD) if made > room else (bit, made, _RAN_OUT)
+    if made > room:
+        return bit + int(widths[:stop + 1].sum()), made, _BAD
+    return bit + int(widths[:stop + 1].sum()), made, _END if codes[stop] == clear + 1 else _CLEAR
+
+
+def _codes(arr: np.ndarray, total: int, bit: int, widths: np.ndarray) -> np.ndarray:
+    """The codes of the given widths from ``bit`` on that lie wholly within the data (``total`` bits)."""
+    ends = bit + np.cumsum(widths)
+    n = int(np.searchsorted(ends, total, side="right"))
+    offsets = ends[:n] - widths[:n]
+    at = offsets >> 3
+    word = arr[at].astype(np.int64) | (arr[at + 1].astype(np.int64) << 8) | (arr[at + 2].astype(np.int64) << 16)
+    codes: np.ndarray = (word >> (offsets & 7)) & ((1 << widths[:n]) - 1)
+    return codes
+
+
+def _stop(codes: np.ndarray, clear: int) -> int:
+    """Index of the first clear or end code, or len(codes)."""
+    hits = np.flatnonzero((codes == clear) | (codes == clear + 1))
+    return int(hits[0]) if len(hits) else len(codes)
+
+
+def _invalid(codes: np.ndarray, base: int, clear: int, lengths: np.ndarray) -> int:
+    """The index of the first code of a generation's growing table that is wrong (the first must be a
+    literal, each later one at most the next free entry), or -1; fills ``lengths`` with each code's string
+    length."""
+    n = len(codes)
+    if n == 0:
+        return -1
+    limit = np.minimum(MAX_CODE, base + np.arange(n) - 1)
+    limit[0] = clear - 1
+    beyond = np.flatnonzero(codes > limit)
+    if len(beyond):
+        return int(beyond[0])
+    ancestor = np.where(codes >= base, codes - base, -1)
+    while True:  # pointer jumping: each code's string length is its parent's plus one
+        linked = np.flatnonzero(ancestor >= 0)
+        if not len(linked):
+            return -1
+        up = ancestor[linked]
+        lengths[linked] += lengths[up]
+        ancestor[linked] = ancestor[up]
+
+
+def gaps(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:
+    """GIF gap carving: cut before the break of the image data's sub-block chain, resume where the chain
+    continues at the same place within its block to the trailer; the whole file's LZW check confirms."""
+    return first_valid(validate, view, _pairs(view, verdict.good, sector))
+
+
+@dataclass(frozen=True, slots=True)
+class _Image:
+    """The first fragment's side of a broken image: its LZW parameters, the sub-block chain as read (length
+    byte positions, each block's offset in the data) and the LZW state to resume from."""
+
+    mcs: int
+    pixels: int
+    chain: list[int]
+    offsets: list[int]
+    data: bytes
+    bit: int
+    done: int
+    fault: int  # the data byte by which the LZW stream was seen to break: the cut lies before it
+
+
+def _pairs(view: View, data: int, sector: int) -> Iterator[tuple[int, int]]:
+    """(cut, resume) pairs for the image whose sub-block chain starts at ``data`` (a position in the file):
+    cuts after the last sound LZW generation, resumes whose chain and LZW codes go on from the cut."""
+    image = _broken_image(view, data)
+    if image is None:
+        return
+    start = _file_position(image, image.bit >> 3)
+    fault = _file_position(image, min(image.fault, len(image.data)))
+    cuts = [c for c in boundaries(view, start - 1, fault, sector) if c < image.chain[-1]][:MAX_CUTS]
+    if not cuts:
+        return
+    region_start = view.start + cuts[0]
+    region = view.reader.read(region_start, cuts[-1] - cuts[0] + MAX_GAP)
+    ends: dict[int, int] = {}
+    tries = 0
+    # per cut: how much of the cut block's data the first fragment kept, and how far into the second
+    # fragment the rest of that block runs before the next length byte
+    sides = []
+    for cut in cuts:
+        block = bisect.bisect_left(image.chain, cut) - 1
+        sides.append((cut, image.offsets[block] + cut - image.chain[block] - 1, image.chain[block + 1] - cut))
+    for resume in range(region_start + sector, region_start + len(region), sector):
+        at = resume - region_start
+        for cut, kept, into in sides:
+            if resume <= view.start + cut or not _chain_ends(region, at + into, ends):
+                continue
+            tries += 1
+            if tries > MAX_RESUMES:
+                return
+            spliced = image.data[image.bit >> 3:kept] + region[at:at + into] + _payload(region, at + into)
+            if lzw_run(spliced, image.mcs, image.pixels, image.bit & 7, image.done, partial=True)[0] >= 0:
+                yield cut, resume
+
+
+def _broken_image(view: View, data: int) -> _Image | None:
+    """The image whose data starts at ``data``, if its LZW stream breaks: where the break was found."""
+    descriptor = _descriptor(view, data)
+    if descriptor is None or data < 1:
+        return None
+    width, height = struct.unpack("<HH", descriptor[5:9])
+    mcs = view.read(data - 1, 1)[0]
+    chain, offsets, payload = [], [], bytearray()
+    pos, buf, base = data, b"", data
+    while len(payload) < view.size:
+        if pos + 1 - base >= len(buf):
+            buf, base = view.read(pos, READ + 256), pos
+            if len(buf) < 2:
+                break
+        chain.append(pos)
+        offsets.append(len(payload))
+        size = buf[pos - base]
+        if size == 0:
+            break
+        payload += buf[pos + 1 - base:pos + 1 + size - base]
+        pos += 1 + size
+    ok, bit, done, fault = lzw_run(bytes(payload), mcs, width * height)
+    if ok == 1 or len(chain) < 2:
+        return None
+    return _Image(mcs, width * height, chain, offsets, bytes(payload), bit, done, (fault + 7) >> 3)
+
+
+def _descriptor(view: View, data: int) -> bytes | None:
+    """The image descriptor whose data (after its colour table and code size byte) starts at ``data``."""
+    head = view.read(0, 13)
+    pos = 13 + (3 << ((head[10] & 7) + 1) if len(head) == 13 and head[10] & 0x80 else 0)
+    while pos < data:
+        block: bytes = view.read(pos, 10)
+        if len(block) == 10 and block[0] == 0x2C:
+            start = pos + 10 + (3 << ((block[9] & 7) + 1) if block[9] & 0x80 else 0)
+            if start + 1 == data:
+                return block
+            after = sub_blocks(view, start + 1)
+        elif len(block) >= 2 and block[0] == 0x21:
+            after = sub_blocks(view, pos + 2)
+        else:
+            return None
+        if after is None:
+            return None
+        pos = after
+    return None
+
+
+def _file_position(image: _Image, offset: int) -> int:
+    """Where byte ``offset`` of the image data lies in the file."""
+    block = bisect.bisect_right(image.offsets, offset) - 1
+    return image.chain[block] + 1 + offset - image.offsets[block]
+
+
+def _payload(region: bytes, pos: int) -> bytes:
+    """Up to ``QUICK`` bytes of sub-block data from the chain at ``pos``."""
+    out = bytearray()
+    while pos < len(region) and region[pos] and len(out) < QUICK:
+        out += region[pos + 1:pos + 1 + region[pos]]
+        pos += 1 + region[pos]
+    return bytes(out)
+
+
+def _chain_ends(region: bytes, start: int, ends: dict[int, int]) -> bool:
+    """Whether the sub-block chain from ``start`` in ``region`` reaches a terminator followed by the trailer
+    or another block; outcomes are remembered per position, since chains that meet go on together."""
+    path: list[int] = []
+    pos = start
+    outcome = 0
+    while True:
+        if pos in ends:
+            outcome = ends[pos]
+            break
+        if pos + 1 >= len(region):
+            break
+        path.append(pos)
+        if region[pos] == 0:
+            outcome = 1 if region[pos + 1] in (0x3B, 0x21, 0x2C) else 0
+            break
+        pos += 1 + region[pos]
+    for p in path:
+        ends[p] = outcome
+    return outcome == 1
