@@ -20,12 +20,15 @@ from dftk.plugin import Problem
 _HELP = """Carve files from EVIDENCE into OUTDIR by their structure, without file-system metadata.
 
 Candidate headers are found in one read of the media and each is validated by its format's structure
-(JPEG markers and a decode, PNG CRCs, PDF incremental updates, ZIP central directory and CRCs, ...), which
-also finds the real end of the file. A JPEG or PNG broken in two fragments is reassembled when the whole
-file then validates. Files go to OUTDIR/<type>/<image offset>.<ext>; OUTDIR/manifest.jsonl has one line
-per file (path, type, offset, fragments, size, sha256, validation, confidence, embedded_in). Files found
-inside other files (a thumbnail in a JPEG) name their container in embedded_in. Problems go to stderr and
-make the exit status 4 (output incomplete).
+(JPEG entropy-coded data, PNG/ZIP/Ogg/FLAC CRCs, GIF LZW, PDF xref, OLE2 FAT, SQLite pages, ISO-BMFF
+boxes, ...), which also finds the real end of the file. A file broken in two fragments is reassembled
+when the whole file then validates (every type but PE, MP3 and ADPCM WAV); the manifest lists the
+fragments. Types: jpeg, png, gif, bmp, tiff, pdf, zip (docx/xlsx/pptx/odf/jar), ole2 (doc/xls/ppt),
+sqlite, riff (wav/avi/webp), pe, mp3, ogg, flac, isobmff (mp4/m4a/mov/heic/avif). Files go to
+OUTDIR/<type>/<image offset>.<ext>; OUTDIR/manifest.jsonl has one line per file (path, type, offset,
+fragments, size, sha256, validation, confidence, embedded_in). Files found inside other files (a
+thumbnail in a JPEG) name their container in embedded_in. Problems go to stderr and make the exit status
+4 (output incomplete).
 
 \b
 Example:

@@ -22,7 +22,7 @@ from dftk_plugins.carving.recovery import carve, parse_types
 
 
 class CarvingPlugin(Plugin):
-    """Carve files from the raw media by structure (JPEG, PNG, GIF, BMP, PDF, ZIP/OOXML, OLE2, SQLite, RIFF, PE)."""
+    """Carve files from the raw media by structure and reassemble two-fragment files (15 type families)."""
 
     name: ClassVar[str] = "carving"
     discipline: ClassVar[str] = "digital"

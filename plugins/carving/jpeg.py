@@ -248,7 +248,7 @@ def _pairs(view: View, cuts: list[int], brk: int, sector: int) -> Iterator[tuple
     it: every resume point is after it. A pair ranks by the sum of the ranks of its end (``_ends``), its
     cut (nearest the break first) and its resume point (``_likely``), so that no one end uses up the
     tries; at most MAX_TRIES pairs, and no more once their reassemblies add up to MAX_DECODED bytes."""
-    ends = list(_ends(islice(_resume_runs(view, max(cuts[-1] + sector, brk + 1), sector), MAX_ENDS)))
+    ends = _ends(_resume_runs(view, max(cuts[-1] + sector, brk + 1), sector))
     ranked = sorted((e + i + j, e, j, cut, resume, end) for e, (end, resumes) in enumerate(ends)
                     for i, cut in enumerate(cuts) for j, resume in enumerate(resumes) if resume >= cut + sector)
     decoded = 0
@@ -259,22 +259,25 @@ def _pairs(view: View, cuts: list[int], brk: int, sector: int) -> Iterator[tuple
         yield cut, view.start + resume
 
 
-def _ends(runs: Iterator[tuple[int, int, list[int]]]) -> Iterator[tuple[int, list[int]]]:
-    """The plausible ends in order, those after a long clean run first: random filler holds an invalid
-    marker every 265 bytes on average, so the false ends it holds (an FF D9 in it) follow short runs."""
-    short = []
-    for length, end, resumes in runs:
-        if length >= LONG_RUN:
-            yield end, resumes
-        else:
+def _ends(runs: Iterator[tuple[int, int, list[int]]]) -> list[tuple[int, list[int]]]:
+    """The plausible ends (where the file ends, its resume points), up to MAX_ENDS of them or the first
+    after a long clean run, which comes first: random filler holds an invalid marker every 265 bytes on
+    average, so the false ends it holds (an FF D9 in it) follow short runs, while the second fragment's
+    data runs clean to the true end."""
+    short: list[tuple[int, list[int]]] = []
+    for length, end, resumes in islice(runs, MAX_ENDS):
+        if length >= LONG_RUN and resumes:
+            return [(end, resumes), *short]
+        if resumes:
             short.append((end, resumes))
-    yield from short
+    return short
 
 
 def _resume_runs(view: View, low: int, sector: int) -> Iterator[tuple[int, int, list[int]]]:
     """For each marker after ``low`` that continues the chain to EOI: the length of the clean run before it,
-    where the file then ends, and the resume points (sector boundaries, gap bounded) from which the data
-    runs to that marker with no other marker in between, most likely first (``_likely``)."""
+    where the file then ends, and the resume points (sector boundaries, gap bounded; none when the run holds
+    no boundary) from which the data runs to that marker with no other marker in between, most likely first
+    (``_likely``)."""
     prev = low - 1
     for mark, at in _markers(view, low):
         if prev >= low + MAX_GAP:
@@ -282,8 +285,7 @@ def _resume_runs(view: View, low: int, sector: int) -> Iterator[tuple[int, int, 
         tail = parse(view, at, after_scan=True) if at is not None else None
         if tail is not None and tail.end is not None:
             points = [p for p in boundaries(view, prev, min(mark, low + MAX_GAP), sector) if p >= low]
-            if points:
-                yield mark - max(prev, low), tail.end, _likely(view, points)
+            yield mark - max(prev, low), tail.end, _likely(view, points) if points else []
         prev = mark
 
 
