@@ -62,12 +62,13 @@ class LocalProcessExecutor(Executor):
     started again and the units that were queued behind it run as usual.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, start: str = "spawn") -> None:
         self.workers = workers
+        self.start = start
         self._pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context(self.start),
                                    initializer=_ignore_interrupt)
 
     def map(self, fn: Callable[[T], R], units: Iterable[T]) -> Iterator[R | UnitCrashed]:  # type: ignore[override]
@@ -138,6 +139,10 @@ class ThreadExecutor(Executor):
 
 
 
-def make_executor(workers: int) -> Executor:
-    """An executor for ``--workers N``: in-process for 1, a local process pool otherwise."""
-    return InProcessExecutor() if workers <= 1 else LocalProcessExecutor(workers)
+def make_executor(workers: int, start: str = "spawn") -> Executor:
+    """An executor for ``--workers N``: in-process for 1, a local process pool otherwise.
+
+    Workers are spawned (a fresh interpreter that opens its own evidence handles) unless ``start="fork"``:
+    for work that only computes from a reopened evidence spec and pure-Python state, forking spares each
+    worker the imports a spawn repeats."""
+    return InProcessExecutor() if workers <= 1 else LocalProcessExecutor(workers, start)

@@ -94,9 +94,22 @@ def _gif_image(view: View, pos: int, block: bytes) -> int | None:
         return None
     payload = bytearray()
     after = _sub_blocks(view, start + 1, payload, view.size)
-    if after is None or not gif_lzw.lzw_ok(bytes(payload), size[0], width * height):
+    if after is None:
         return None
-    return after
+    regular = _fewest_blocks(after - start - 1, len(payload)) and view.read(after, 1) in (b";", b"!", b",")
+    if regular or gif_lzw.lzw_ok(bytes(payload), size[0], width * height):
+        return after
+    return None
+
+
+def _fewest_blocks(chain: int, payload: int) -> bool:
+    """Whether the image data's sub-blocks are as few as its bytes allow (all but one hold 255 bytes, as
+    every encoder writes them). Foreign bytes in the data would have to hold a 255 length byte every 256
+    bytes on the chain's beat: random, zero or text filler breaks the rule (a zero is a terminator, so the
+    chain must also be followed by a block introducer), and then the LZW stream is decoded and its pixels
+    counted (``gif_lzw``), which is the costly check."""
+    blocks = chain - payload - 1
+    return payload > 0 and blocks == -(-payload // 255)
 
 
 def gif_gaps(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:

@@ -95,7 +95,8 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
         return
     space = Space(evidence, runs)
     allocated = AllocatedFiles(evidence) if scope == "unallocated" else None
-    executor = InProcessExecutor() if workers <= 1 or evidence.format == "bytes" else make_executor(workers)
+    # forked workers: a unit needs only the evidence spec (reopened in the worker) and the format tables
+    executor = InProcessExecutor() if workers <= 1 or evidence.format == "bytes" else make_executor(workers, "fork")
     paths: dict[int, str] = {}
 
     def results() -> Iterator[list[Hit]]:

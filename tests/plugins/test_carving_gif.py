@@ -140,3 +140,29 @@ def test_animated_gif_is_whole() -> None:
 
 def test_random_data_yields_nothing() -> None:
     assert carved(random_bytes(16 << 20, 21), "gif") == []
+
+
+def _reblocked(data: bytes, size: int) -> bytes:
+    """The GIF with its (single) image's data cut into ``size``-byte sub-blocks, as some encoders write it."""
+    start = data.index(b"\x2c", 13)  # the image descriptor (no extension before it in Pillow's output)
+    flags = data[start + 9]
+    first = start + 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0) + 1
+    payload, pos = bytearray(), first
+    while data[pos]:
+        payload += data[pos + 1:pos + 1 + data[pos]]
+        pos += 1 + data[pos]
+    blocks = b"".join(bytes([len(c)]) + c for c in (payload[i:i + size] for i in range(0, len(payload), size)))
+    return data[:first] + blocks + b"\0" + data[pos + 1:]
+
+
+@pytest.mark.parametrize("filler", sorted(FILLERS))
+def test_small_sub_blocks_are_decoded_to_tell_foreign_bytes(filler: str) -> None:
+    """Data in short sub-blocks skips the cheap regular-chain rule: the LZW pixel count decides."""
+    data = _reblocked(gif_bytes(photo()), 100)
+    media, [offset] = splice([data])
+    [row] = [r for r in carved(media, "gif") if r["offset"] == offset]
+    assert row["sha256"] == hashlib.sha256(data).hexdigest() and row["validation"] == "full"
+    cut = len(data) // 2 + 37
+    media, [offset] = splice([data[:cut] + FILLERS[filler](SECTOR * 8, 4) + data[cut:]])
+    rows = [r for r in carved(media, "gif") if r["offset"] == offset]
+    assert rows and all(r["validation"] == "partial" for r in rows)
