@@ -41,14 +41,24 @@ class Space:
             self.starts.append(total)
             total += length
         self.size = total
-        self.cache: OrderedDict[int, bytes] = OrderedDict()
+        self.cache: OrderedDict[int, bytes | memoryview] = OrderedDict()
+
+    def chunk(self, offset: int, length: int) -> bytes:
+        """``[offset, offset + length)`` read straight from the evidence (one read per run, no block copies);
+        its whole blocks are kept in the cache as views of it, for the validators that follow."""
+        data = b"".join(self.evidence.read(at, n) for at, n in self.image_runs(offset, length))
+        whole = memoryview(data)
+        for index in range(-(-offset // BLOCK), (offset + len(data)) // BLOCK):
+            at = index * BLOCK - offset
+            self._keep(index, whole[at:at + BLOCK])
+        return data
 
     def read(self, offset: int, length: int) -> bytes:
         length = max(0, min(length, self.size - offset))
         index, inside = divmod(offset, BLOCK)
         if inside + length <= BLOCK:  # the common case, kept cheap: validators make many small reads
             block = self.cache.get(index)
-            return (block if block is not None else self._block(index))[inside:inside + length]
+            return bytes((block if block is not None else self._block(index))[inside:inside + length])
         parts = []
         while length > 0:
             block = self._block(offset // BLOCK)
@@ -60,15 +70,19 @@ class Space:
             length -= len(piece)
         return b"".join(parts)
 
-    def _block(self, index: int) -> bytes:
+    def _block(self, index: int) -> bytes | memoryview:
         if index in self.cache:
             self.cache.move_to_end(index)
             return self.cache[index]
         data = b"".join(self.evidence.read(at, n) for at, n in self.image_runs(index * BLOCK, BLOCK))
-        self.cache[index] = data
+        self._keep(index, data)
+        return data
+
+    def _keep(self, index: int, block: bytes | memoryview) -> None:
+        self.cache[index] = block
+        self.cache.move_to_end(index)
         if len(self.cache) > 48:
             self.cache.popitem(last=False)
-        return data
 
     def image_runs(self, offset: int, length: int) -> list[tuple[int, int]]:
         """The image byte runs that hold ``[offset, offset + length)`` of this space."""
@@ -155,7 +169,7 @@ def carve_unit(unit: Unit) -> list[Hit]:
 def _candidates(space: Space, unit: Unit, formats: tuple[Format, ...]) -> Iterator[tuple[int, Format]]:
     scanner = _scanner(formats)
     for at in range(unit.start, unit.end, CHUNK):
-        data = space.read(at, min(CHUNK, unit.end - at) + OVERLAP)
+        data = space.chunk(at, min(CHUNK, unit.end - at, space.size - at) + OVERLAP)
         for offset, index in scanner.find(data):
             if offset < CHUNK and at + offset < unit.end:
                 yield at + offset, formats[index]

@@ -22,6 +22,7 @@ import bisect
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -34,8 +35,13 @@ MAX_GAP = 4 << 20  # how far after the break the second fragment is looked for
 MAX_CUTS = 24  # sector boundaries after the last sound LZW generation tried as the cut
 MAX_RESUMES = 512  # resumes whose sub-block chain fits that get the quick LZW check
 QUICK = 1 << 15  # bytes of the second fragment's data the quick LZW check decodes
-_WIDTHS = {base: np.minimum(12, np.maximum(0, np.ceil(np.log2(np.arange(base - 1, 4097 + base) + 1))))
-           .astype(np.int64) for base in range(4, 260)}
+
+
+@cache
+def _widths(base: int) -> np.ndarray:
+    """Code widths by index within a table generation whose first free entry is ``base`` (made on first
+    use: most GIFs never need the LZW check)."""
+    return np.minimum(12, np.maximum(0, np.ceil(np.log2(np.arange(base - 1, 4097 + base) + 1)))).astype(np.int64)
 
 
 def sub_blocks(view: View, pos: int, payload: bytearray | None = None, cap: int = 0) -> int | None:
@@ -94,7 +100,7 @@ def _generation(arr: np.ndarray, total: int, bit: int, mcs: int, room: int) -> t
     ``_CLEAR``, ``_END``, ``_BAD`` for a code beyond the table or too many pixels, ``_RAN_OUT`` of data)."""
     clear = 1 << mcs
     base = clear + 2
-    widths = _WIDTHS[base][:MAX_CODE - base + 2].copy()  # codes read while the table still grows
+    widths = _widths(base)[:MAX_CODE - base + 2].copy()  # codes read while the table still grows
     widths[0] = mcs + 1
     codes = _codes(arr, total, bit, widths)
     stop = _stop(codes, clear)
