@@ -6,14 +6,16 @@ or a Verdict with the real end of the file (``full``) or how far the structure h
 
 from __future__ import annotations
 
+import importlib
 import io
 import struct
 import warnings
 import zlib
+from types import ModuleType
 
 from PIL import Image, UnidentifiedImageError
 
-from dftk_plugins.carving import gif_lzw, raster_gaps
+from dftk_plugins.carving import raster_gaps
 from dftk_plugins.carving.model import Validator, Verdict, View
 
 MAX_PIXELS = 200_000_000  # decode checks refuse decompression bombs above this
@@ -97,7 +99,7 @@ def _gif_image(view: View, pos: int, block: bytes) -> int | None:
     if after is None:
         return None
     regular = _fewest_blocks(after - start - 1, len(payload)) and view.read(after, 1) in (b";", b"!", b",")
-    if regular or gif_lzw.lzw_ok(bytes(payload), size[0], width * height):
+    if regular or _lzw().lzw_ok(bytes(payload), size[0], width * height):
         return after
     return None
 
@@ -112,13 +114,19 @@ def _fewest_blocks(chain: int, payload: int) -> bool:
     return payload > 0 and blocks == -(-payload // 255)
 
 
+def _lzw() -> ModuleType:
+    """``gif_lzw``, imported on first use: it brings numpy, which a process that meets no GIF (the parent of
+    the carving workers) need not import."""
+    return importlib.import_module("dftk_plugins.carving.gif_lzw")
+
+
 def gif_gaps(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:
     """GIF gap carving (``gif_lzw.gaps``)."""
-    return gif_lzw.gaps(validate, view, verdict, sector)
+    return _lzw().gaps(validate, view, verdict, sector)
 
 
 def _sub_blocks(view: View, pos: int, payload: bytearray | None = None, cap: int = 0) -> int | None:
-    after: int | None = gif_lzw.sub_blocks(view, pos, payload, cap)
+    after: int | None = _lzw().sub_blocks(view, pos, payload, cap)
     return after
 
 
