@@ -94,24 +94,38 @@ def _gif_image(view: View, pos: int, block: bytes) -> int | None:
     size = view.read(start, 1)
     if not size or not 2 <= size[0] <= 8:
         return None
+    after = _full_blocks_end(view, start + 1)
+    if after is not None and view.read(after, 1) in (b";", b"!", b","):
+        return after
     payload = bytearray()
     after = _sub_blocks(view, start + 1, payload, view.size)
-    if after is None:
-        return None
-    regular = _fewest_blocks(after - start - 1, len(payload)) and view.read(after, 1) in (b";", b"!", b",")
-    if regular or _lzw().lzw_ok(bytes(payload), size[0], width * height):
+    if after is not None and _lzw().lzw_ok(bytes(payload), size[0], width * height):
         return after
     return None
 
 
-def _fewest_blocks(chain: int, payload: int) -> bool:
-    """Whether the image data's sub-blocks are as few as its bytes allow (all but one hold 255 bytes, as
-    every encoder writes them). Foreign bytes in the data would have to hold a 255 length byte every 256
-    bytes on the chain's beat: random, zero or text filler breaks the rule (a zero is a terminator, so the
-    chain must also be followed by a block introducer), and then the LZW stream is decoded and its pixels
-    counted (``gif_lzw``), which is the costly check."""
-    blocks = chain - payload - 1
-    return payload > 0 and blocks == -(-payload // 255)
+def _full_blocks_end(view: View, pos: int) -> int | None:
+    """The end of the sub-block chain at ``pos`` when every block but the last holds 255 bytes, as every
+    encoder writes them (read a MiB at a time, the length bytes taken by slicing: no loop per block); None
+    for any other chain. Foreign bytes in the data would have to hold a 255 length byte every 256 bytes on
+    the chain's beat: random, zero or text filler breaks the rule (a zero is a terminator, so the chain must
+    also be followed by a block introducer), and then the LZW stream is decoded and its pixels counted
+    (``gif_lzw``), which is the costly check."""
+    step = 256 * 4096
+    while True:
+        data = view.read(pos, step)
+        lengths = data[::256]
+        full = len(lengths) - len(lengths.lstrip(b"\xff"))
+        if full == len(lengths):
+            if len(data) < step:
+                return None  # runs off the view
+            pos += step
+            continue
+        at = pos + 256 * full
+        last = lengths[full]
+        if last == 0:
+            return at + 1
+        return at + last + 2 if view.read(at + 1 + last, 1) == b"\0" else None
 
 
 def _lzw() -> ModuleType:
