@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -26,9 +30,10 @@ when the whole file then validates (every type but PE, MP3 and ADPCM WAV); the m
 fragments. Types: jpeg, png, gif, bmp, tiff, pdf, zip (docx/xlsx/pptx/odf/jar), ole2 (doc/xls/ppt),
 sqlite, riff (wav/avi/webp), pe, mp3, ogg, flac, isobmff (mp4/m4a/mov/heic/avif). Files go to
 OUTDIR/<type>/<image offset>.<ext>; OUTDIR/manifest.jsonl has one line per file (path, type, offset,
-fragments, size, sha256, validation, confidence, embedded_in). Files found inside other files (a
-thumbnail in a JPEG) name their container in embedded_in. Problems go to stderr and make the exit status
-4 (output incomplete).
+fragments, size, sha256, validation, confidence, embedded_in); a summary with counts per type is
+printed at the end (a progress bar on a terminal). Files found inside other files (a thumbnail in a
+JPEG) name their container in embedded_in. Problems go to stderr and make the exit status 4 (output
+incomplete).
 
 \b
 Example:
@@ -58,22 +63,67 @@ def carve(evidence: str, outdir: Path, fmt: str, types_: str, scope: str, worker
     if outdir.exists() and any(outdir.iterdir()):
         raise DftkError(f"{outdir}: output folder is not empty")
     outdir.mkdir(parents=True, exist_ok=True)
-    problems = identical = 0
-    with open_evidence(evidence, fmt, require_image=False) as ev, (outdir / "manifest.jsonl").open("x") as manifest:
+    tally = _Tally()
+    with open_evidence(evidence, fmt, require_image=False) as ev, (outdir / "manifest.jsonl").open("x") as manifest, \
+            _progress(ev.size) as advance:
         for item in carve_evidence(ev, types, scope, workers, outdir):
             if isinstance(item, Problem):
-                problems += 1
+                tally.problems += 1
                 click.echo(f"dftk: problem: {item.subject}: {item.message}", err=True)
                 continue
+            advance(item.row["offset"])
             if item.identical_to is not None:
-                identical += 1
+                tally.identical += 1
                 continue
             manifest.write(manifest_line(item) + "\n")
-            row = item.row
-            if row["embedded_in"] is None:
-                click.echo(f"{row['path']} {row['size']} {row['validation']} {row['confidence']}")
-    if identical:
-        click.echo(f"dftk: {identical} carved file(s) identical to allocated files not reported again", err=True)
-    if problems:
-        click.echo(f"dftk: {problems} problem(s): the carve is incomplete", err=True)
+            tally.add(item.row)
+    click.echo(tally.summary(outdir))
+    if tally.identical:
+        click.echo(f"dftk: {tally.identical} carved file(s) identical to allocated files not reported again", err=True)
+    if tally.problems:
+        click.echo(f"dftk: {tally.problems} problem(s): the carve is incomplete", err=True)
         sys.exit(INCOMPLETE)
+
+
+class _Tally:
+    """What the carve found, for the closing summary (the manifest lists every file)."""
+
+    def __init__(self) -> None:
+        self.types: Counter[str] = Counter()
+        self.validation: Counter[str] = Counter()
+        self.embedded = self.fragmented = self.problems = self.identical = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        if row["embedded_in"] is not None:
+            self.embedded += 1
+            return
+        self.types[row["type"]] += 1
+        self.validation[row["validation"]] += 1
+        self.fragmented += len(row["fragments"]) > 1
+
+    def summary(self, outdir: Path) -> str:
+        top = sum(self.types.values())
+        kinds = ", ".join(f"{name} {n}" for name, n in sorted(self.types.items()))
+        return (f"carved {top} file(s) ({self.validation['full']} full, {self.validation['partial']} partial, "
+                f"{self.fragmented} reassembled from fragments) and {self.embedded} embedded in them; "
+                f"manifest: {outdir / 'manifest.jsonl'}" + (f"\n  {kinds}" if kinds else ""))
+
+
+@contextmanager
+def _progress(size: int) -> Iterator[Callable[[int], None]]:
+    """Advances a bar on stderr to each carved file's offset (only on a terminal: tqdm is slow to import)."""
+    if not sys.stderr.isatty():
+        yield lambda offset: None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=size, desc="carve", unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+               dynamic_ncols=True, leave=False)
+
+    def advance(offset: int) -> None:
+        bar.update(max(0, offset - bar.n))
+
+    try:
+        yield advance
+    finally:
+        bar.close()

@@ -151,7 +151,7 @@ def test_same_result_for_any_worker_count(tmp_path: Path) -> None:
     files = [MAKERS[k](tmp_path / k) if k != "sqlite" else b"" for k in sorted(MAKERS) for _ in (0,)
              if (tmp_path / k).mkdir() is None]
     media, _ = splice([f for f in files if f] * 3, seed=4)
-    media = media + filler((70 << 20) - len(media), 5)  # two units of 64 MiB
+    media = media + filler((70 << 20) - len(media), 5)  # several units
     image_file = tmp_path / "media.raw"
     image_file.write_bytes(media)
     outputs = []
@@ -161,9 +161,13 @@ def test_same_result_for_any_worker_count(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         outputs.append((out / "manifest.jsonl").read_text())
     assert outputs[0] == outputs[1] and outputs[0].count("\n") >= 20
-    for line in outputs[0].splitlines():
-        row = json.loads(line)
+    rows = [json.loads(line) for line in outputs[0].splitlines()]
+    for row in rows:
         assert hashlib.sha256((tmp_path / "out1" / row["path"]).read_bytes()).hexdigest() == row["sha256"]
+    top = [r for r in rows if r["embedded_in"] is None]
+    full = sum(r["validation"] == "full" for r in top)
+    assert result.stdout.startswith(f"carved {len(top)} file(s) ({full} full, {len(top) - full} partial, "
+                                    f"0 reassembled from fragments) and {len(rows) - len(top)} embedded in them")
 
 
 def test_unallocated_scope_maps_offsets_to_the_image(tmp_path: Path) -> None:
