@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dftk_plugins.carving import document_gaps, documents, executables, fragments, images, isobmff, jpeg, media
+from dftk_plugins.carving import archives, compound, executables, fragments, images, isobmff, jpeg, media, pdf, sqlite
 from dftk_plugins.carving.audio_gaps import flac as flac_gaps
 from dftk_plugins.carving.audio_gaps import ogg as ogg_gaps
 from dftk_plugins.carving.audio_gaps import riff as riff_gaps
@@ -50,12 +50,12 @@ FORMATS: tuple[Format, ...] = (
     Format("gif", ("47 49 46 38 (37|39) 61",), images.gif, 64 * MiB, "gif",
            gaps=images.gif_gaps),
     Format("bmp", ("42 4D ?? ?? ?? ?? 00 00 00 00",), images.bmp, 256 * MiB, "bmp", gaps=images.bmp_gaps),
-    Format("pdf", ("25 50 44 46 2D 31 2E",), documents.pdf, 512 * MiB, "pdf", gaps=document_gaps.pdf),
-    Format("zip", ("50 4B 03 04",), documents.zip_archive, 1024 * MiB, "zip", kind=documents.zip_kind,
-           gaps=document_gaps.zip_archive),
-    Format("ole2", ("D0 CF 11 E0 A1 B1 1A E1",), documents.ole2, 512 * MiB, "ole", gaps=document_gaps.ole2),
-    Format("sqlite", ("53 51 4C 69 74 65 20 66 6F 72 6D 61 74 20 33 00",), documents.sqlite, 1024 * MiB, "sqlite",
-           gaps=documents.sqlite_gaps),
+    Format("pdf", ("25 50 44 46 2D 31 2E",), pdf.pdf, 512 * MiB, "pdf", gaps=pdf.pdf_gaps),
+    Format("zip", ("50 4B 03 04",), archives.zip_archive, 1024 * MiB, "zip", kind=archives.zip_kind,
+           gaps=archives.zip_gaps),
+    Format("ole2", ("D0 CF 11 E0 A1 B1 1A E1",), compound.ole2, 512 * MiB, "ole", gaps=compound.ole2_gaps),
+    Format("sqlite", ("53 51 4C 69 74 65 20 66 6F 72 6D 61 74 20 33 00",), sqlite.sqlite, 1024 * MiB, "sqlite",
+           gaps=sqlite.sqlite_gaps),
     Format("riff", ("52 49 46 46 ?? ?? ?? ?? (57 41 56 45|41 56 49 20|57 45 42 50)",), media.riff, 1024 * MiB,
            "riff", kind=media.riff_kind, gaps=riff_gaps),
     Format("pe", ("4D 5A",), executables.pe, 256 * MiB, "exe"),

@@ -18,6 +18,7 @@ from dftk_plugins.carving.model import Spliced, Validator, Verdict, View
 
 MAX_GAP = 16 << 20
 MAX_TRIES = 48
+MAX_SHIFTS = 8  # gap sizes tried per file by the carvers that derive the gap from offset tables
 _PNG_TYPES = re.compile(rb"IDAT|IEND")
 
 
@@ -72,3 +73,12 @@ def _crc_holds(view: View, chunk: int, cut: int, resume: int, length: int) -> bo
     spliced = Spliced(view, cut, resume, view.size)
     body = spliced.read(chunk + 4, length + 8)
     return len(body) == length + 8 and zlib.crc32(body[:-4]) == struct.unpack(">I", body[-4:])[0]
+
+
+def beyond(view: View, at: int, n: int) -> bytes:
+    """Bytes of the carved space at absolute ``at`` (past the view's end: a second fragment lies there),
+    empty or short outside the space."""
+    if at < 0 or n <= 0 or at >= view.reader.size:
+        return b""
+    data: bytes = view.reader.read(at, min(n, view.reader.size - at))
+    return data

@@ -136,7 +136,8 @@ def _lzw() -> ModuleType:
 
 def gif_gaps(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:
     """GIF gap carving (``gif_lzw.gaps``)."""
-    return _lzw().gaps(validate, view, verdict, sector)
+    reassembled: Verdict | None = _lzw().gaps(validate, view, verdict, sector)
+    return reassembled
 
 
 def _sub_blocks(view: View, pos: int, payload: bytearray | None = None, cap: int = 0) -> int | None:

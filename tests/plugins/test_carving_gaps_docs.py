@@ -10,8 +10,8 @@ import random
 import pytest
 
 from dftk.evidence import Evidence
-from dftk_plugins.carving.document_gaps import _xref_stream_entries
-from dftk_plugins.carving.documents import _records_break
+from dftk_plugins.carving.compound import _records_break
+from dftk_plugins.carving.pdf import _xref_stream_entries
 from dftk_plugins.carving.recovery import Carved, carve, parse_types
 from helpers import shared_data
 
