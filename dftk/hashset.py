@@ -7,7 +7,6 @@ core (each thread hashing its share block after block, in order) while the reade
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dftk.errors import DftkError
-from dftk.hashes import ALGORITHMS
+from dftk.hashes import ALGORITHMS, new_hasher
 
 BLOCK = 8 << 20
 _THREADED_FROM = 1 << 20  # below this, threads cost more than they save
@@ -26,7 +25,7 @@ _IN_FLIGHT = 3  # blocks handed to the lanes and not yet hashed, at most (update
 HASHDEEP_MAGIC = "%%%% HASHDEEP-1.0"
 
 # Relative cost per byte (OpenSSL, x86-64 with SHA extensions); used to spread algorithms over the cores.
-_COST = {"md5": 1.0, "sha1": 0.45, "sha256": 0.45, "sha512": 1.1, "blake2b": 0.9}
+_COST = {"md5": 1.0, "sha1": 0.45, "sha256": 0.45, "sha512": 1.1, "blake2b": 0.9, "blake3": 0.2}
 
 
 @dataclass(slots=True)
@@ -43,9 +42,9 @@ class _Lane:
 
     def __init__(self, algorithm: str, piece: int | None) -> None:
         self.algorithm = algorithm
-        self.total = hashlib.new(algorithm)
+        self.total = new_hasher(algorithm)
         self.piece = piece
-        self.window: Any = hashlib.new(algorithm) if piece else None
+        self.window: Any = new_hasher(algorithm) if piece else None
         self.filled = 0
         self.pieces: list[str] = []
 
@@ -66,13 +65,14 @@ class _Lane:
 
     def _close_window(self) -> None:
         self.pieces.append(self.window.hexdigest())
-        self.window = hashlib.new(self.algorithm)
+        self.window = new_hasher(self.algorithm)
         self.filled = 0
 
     def finish(self) -> str:
         if self.piece and self.filled:
             self._close_window()
-        return self.total.hexdigest()
+        digest: str = self.total.hexdigest()
+        return digest
 
 
 class HashPool:

@@ -3,7 +3,6 @@ files found in known-good sets are flagged ``hash/known``, those in known-bad se
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sqlite3
@@ -17,7 +16,7 @@ import click
 from dftk.errors import DftkError
 from dftk.evidence import Evidence
 from dftk.files import Buffer, EvidenceFile
-from dftk.hashes import ALGORITHMS, digest_all, parse_algorithms
+from dftk.hashes import ALGORITHMS, digest_all, new_hasher, parse_algorithms
 from dftk.hashset import HASHDEEP_MAGIC, read_hashdeep
 from dftk.plugin import Finding, Plugin, Problem, Record, content_digests
 
@@ -95,7 +94,7 @@ class MediaHashes:
     """Every requested hash of the media, fed by the shared media pass; compared with the stored hashes."""
 
     def __init__(self, algorithms: tuple[str, ...], stored: dict[str, str]) -> None:
-        self.hashers = {a: hashlib.new(a) for a in algorithms}
+        self.hashers = {a: new_hasher(a) for a in algorithms}
         self.stored = stored
         self.size = 0
 
