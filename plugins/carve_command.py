@@ -117,6 +117,7 @@ def _progress(size: int) -> Iterator[Callable[[int], None]]:
         return
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: the carving workers are forked from this process
     bar = tqdm(total=size, desc="carve", unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
                dynamic_ncols=True, leave=False)
 
