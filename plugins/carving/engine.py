@@ -22,7 +22,7 @@ from dftk_plugins.carving.formats import BY_NAME, FORMATS, Format
 from dftk_plugins.carving.model import Verdict, View
 from dftk_plugins.carving.signatures import Scanner
 
-CHUNK = 8 << 20
+CHUNK = 16 << 20  # = UNIT: one window per unit, so files across its middle need no block re-reads
 OVERLAP = 64
 BLOCK = 1 << 20
 UNIT = 16 << 20  # small enough that the last units keep every worker busy
@@ -42,6 +42,9 @@ class Space:
             total += length
         self.size = total
         self.cache: OrderedDict[int, bytes | memoryview] = OrderedDict()
+        # the chunk last scanned: most validator reads fall inside it and are served by one bytes slice
+        self.window = b""
+        self.window_start = 0
 
     def chunk(self, offset: int, length: int) -> bytes:
         """``[offset, offset + length)`` read straight from the evidence (one read per run, no block copies);
@@ -51,12 +54,16 @@ class Space:
         for index in range(-(-offset // BLOCK), (offset + len(data)) // BLOCK):
             at = index * BLOCK - offset
             self._keep(index, whole[at:at + BLOCK])
+        self.window, self.window_start = data, offset
         return data
 
     def read(self, offset: int, length: int) -> bytes:
+        at = offset - self.window_start
+        if 0 <= at <= at + length <= len(self.window):  # the common case, kept cheap: many small reads
+            return self.window[at:at + length]
         length = max(0, min(length, self.size - offset))
         index, inside = divmod(offset, BLOCK)
-        if inside + length <= BLOCK:  # the common case, kept cheap: validators make many small reads
+        if inside + length <= BLOCK:
             block = self.cache.get(index)
             return bytes((block if block is not None else self._block(index))[inside:inside + length])
         parts = []

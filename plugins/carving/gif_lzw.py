@@ -37,11 +37,46 @@ MAX_RESUMES = 512  # resumes whose sub-block chain fits that get the quick LZW c
 QUICK = 1 << 15  # bytes of the second fragment's data the quick LZW check decodes
 
 
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where each code of a table generation lies, from the generation's start bit: within a generation a
+    code's width follows from its index, so offsets, masks and the largest allowed value are made once per
+    code size (on first use: most GIFs never need the LZW check) rather than per generation."""
+
+    starts: np.ndarray  # bit offset of each code
+    ends: np.ndarray  # bit offset after each code
+    masks: np.ndarray  # (1 << width) - 1
+    limits: np.ndarray  # the largest value each code of a growing table may take
+
+
 @cache
-def _widths(base: int) -> np.ndarray:
-    """Code widths by index within a table generation whose first free entry is ``base`` (made on first
-    use: most GIFs never need the LZW check)."""
-    return np.minimum(12, np.maximum(0, np.ceil(np.log2(np.arange(base - 1, 4097 + base) + 1)))).astype(np.int64)
+def _layout(mcs: int) -> _Layout:
+    """The layout of a growing table's codes (the first code is a literal)."""
+    clear = 1 << mcs
+    base = clear + 2
+    index = np.arange(base - 1, MAX_CODE + 1)  # codes read while the table still grows
+    widths = np.minimum(12, np.ceil(np.log2(index + 1))).astype(np.int64)
+    widths[0] = mcs + 1
+    limits = np.minimum(MAX_CODE, base + np.arange(len(widths)) - 1)
+    limits[0] = clear - 1
+    return _frozen(widths, limits)
+
+
+_FULL = 4096  # 12-bit codes read at a time once the table is full
+
+
+@cache
+def _full_layout() -> _Layout:
+    """The layout of 12-bit codes once the table is full."""
+    return _frozen(np.full(_FULL, 12, dtype=np.int64), np.full(_FULL, MAX_CODE, dtype=np.int64))
+
+
+def _frozen(widths: np.ndarray, limits: np.ndarray) -> _Layout:
+    ends = np.cumsum(widths)
+    arrays = (ends - widths, ends, (1 << widths) - 1, limits)
+    for a in arrays:
+        a.setflags(write=False)  # shared by every call: never changed in place
+    return _Layout(*arrays)
 
 
 def sub_blocks(view: View, pos: int, payload: bytearray | None = None, cap: int = 0) -> int | None:
@@ -78,10 +113,13 @@ def lzw_run(data: bytes, min_code_size: int, pixels: int, bit: int = 0, done: in
     bit by which the fault was seen, for a break)."""
     if not 2 <= min_code_size <= 8 or pixels <= 0:
         return -1, bit, done, bit
-    arr = np.frombuffer(bytes(data) + bytes(4), dtype=np.uint8)  # widened only where codes are read
+    buffer = bytes(data) + bytes(4)
+    # the little-endian 32-bit word at every byte offset (a view, no copy): a code (at most 12 bits, at most
+    # 7 bits into its first byte) is one word shifted and masked
+    words = np.ndarray((len(buffer) - 3,), dtype="<u4", buffer=buffer, strides=(1,))
     total = len(data) * 8
     while True:
-        after, made, status = _generation(arr, total, bit, min_code_size, pixels - done)
+        after, made, status = _generation(words, total, bit, min_code_size, pixels - done)
         if status == _RAN_OUT:
             return (0 if partial else -1), bit, done, total
         if status == _BAD:
@@ -95,74 +133,99 @@ def lzw_run(data: bytes, min_code_size: int, pixels: int, bit: int = 0, done: in
 _CLEAR, _END, _BAD, _RAN_OUT = 0, 1, 2, 3
 
 
-def _generation(arr: np.ndarray, total: int, bit: int, mcs: int, room: int) -> tuple[int, int, int]:
+def _generation(words: np.ndarray, total: int, bit: int, mcs: int, room: int) -> tuple[int, int, int]:
     """One table generation from ``bit``: (the bit after its clear or end code, pixels made, how it ended:
     ``_CLEAR``, ``_END``, ``_BAD`` for a code beyond the table or too many pixels, ``_RAN_OUT`` of data)."""
     clear = 1 << mcs
-    base = clear + 2
-    widths = _widths(base)[:MAX_CODE - base + 2].copy()  # codes read while the table still grows
-    widths[0] = mcs + 1
-    codes = _codes(arr, total, bit, widths)
+    layout = _layout(mcs)
+    codes = _codes(words, total, bit, layout, len(layout.ends))
     stop = _stop(codes, clear)
     lengths = np.ones(len(codes), dtype=np.int64)
-    bad = _invalid(codes[:stop], base, clear, lengths)
+    bad = _invalid(codes[:stop], clear + 2, layout.limits, lengths)
     if bad >= 0:
-        return bit + int(widths[:bad + 1].sum()), 0, _BAD
+        return bit + int(layout.ends[bad]), 0, _BAD
     made = int(lengths[:stop].sum())
-    if stop == len(codes) < len(widths):
-        return (bit + int(widths[:stop].sum()), made, _BAD) if made > room else (bit, made, _RAN_OUT)
-    chunk = 8  # a clear code usually follows at once: read a few codes first, then more
-    while stop == len(codes):  # the table is full: 12-bit codes until a clear (deferred clear) or the end
-        bit += int(widths.sum())
+    if stop < len(codes):
+        return bit + int(layout.ends[stop]), made, _BAD if made > room else _ending(int(codes[stop]), clear)
+    if len(codes) < len(layout.ends):
+        return (bit + int(layout.starts[stop]), made, _BAD) if made > room else (bit, made, _RAN_OUT)
+    return _full_table(words, total, bit + int(layout.ends[-1]), clear, lengths, made, room)
+
+
+def _full_table(words: np.ndarray, total: int, bit: int, clear: int, lengths: np.ndarray, made: int,
+                room: int) -> tuple[int, int, int]:
+    """The rest of a generation whose table is full, from ``bit``: 12-bit codes until a clear (deferred
+    clear) or the end; ``lengths`` are the string lengths of the table's entries, ``made`` the pixels so far."""
+    base = clear + 2
+    count = 8  # a clear code usually follows at once: read a few codes first, then more
+    while True:
         if made > room:
             return bit, made, _BAD
-        widths = np.full(chunk, 12, dtype=np.int64)
-        codes, chunk = _codes(arr, total, bit, widths), 4096
+        if bit + 12 <= total:  # the usual case, without numpy: the next code is the clear (or end) code
+            code = (int(words[bit >> 3]) >> (bit & 7)) & MAX_CODE
+            if code >> 1 == clear >> 1:
+                return bit + 12, made, _ending(code, clear)
+        codes = _codes(words, total, bit, _full_layout(), count)
         if not len(codes):
             return bit, made, _RAN_OUT
         stop = _stop(codes, clear)
         body = codes[:stop]
-        reserved = np.flatnonzero((body >= clear) & (body < base))
-        if len(reserved):
-            return bit + 12 * (int(reserved[0]) + 1), made, _BAD
-        made += int(np.where(body < clear, 1, lengths[np.clip(body - base, 0, len(lengths) - 1)] + 1).sum())
-        if stop == len(codes) < len(widths):
+        reserved = _first((body >= clear) & (body < base))
+        if reserved >= 0:
+            return bit + 12 * (reserved + 1), made, _BAD
+        parents = np.minimum(np.maximum(body - base, 0), len(lengths) - 1)
+        made += int(np.where(body < clear, 1, lengths[parents] + 1).sum())
+        if stop < len(codes):
+            return bit + 12 * (stop + 1), made, _BAD if made > room else _ending(int(codes[stop]), clear)
+        if len(codes) < count:
             return (bit + 12 * stop, made, _BAD) if made > room else (bit, made, _RAN_OUT)
-    if made > room:
-        return bit + int(widths[:stop + 1].sum()), made, _BAD
-    return bit + int(widths[:stop + 1].sum()), made, _END if codes[stop] == clear + 1 else _CLEAR
+        bit += 12 * len(codes)
+        count = _FULL
 
 
-def _codes(arr: np.ndarray, total: int, bit: int, widths: np.ndarray) -> np.ndarray:
-    """The codes of the given widths from ``bit`` on that lie wholly within the data (``total`` bits)."""
-    ends = bit + np.cumsum(widths)
-    n = int(np.searchsorted(ends, total, side="right"))
-    offsets = ends[:n] - widths[:n]
-    at = offsets >> 3
-    word = arr[at].astype(np.int64) | (arr[at + 1].astype(np.int64) << 8) | (arr[at + 2].astype(np.int64) << 16)
-    codes: np.ndarray = (word >> (offsets & 7)) & ((1 << widths[:n]) - 1)
+def _ending(code: int, clear: int) -> int:
+    """How a generation ended by this clear or end code."""
+    return _END if code == clear + 1 else _CLEAR
+
+
+def _codes(words: np.ndarray, total: int, bit: int, layout: _Layout, count: int) -> np.ndarray:
+    """The first ``count`` codes of the layout from ``bit`` on that lie wholly within the data (``total``
+    bits)."""
+    n = int(np.searchsorted(layout.ends[:count], total - bit, side="right"))
+    offsets = layout.starts[:n] + (bit & 7)  # from the byte the first code starts in
+    if not n:
+        return offsets  # no code: an empty array
+    # gathered from an aligned copy of the words these codes span: a gather from the unaligned view is slower
+    span = words[bit >> 3:(bit >> 3) + (int(offsets[-1]) >> 3) + 1].copy()
+    codes: np.ndarray = (span[offsets >> 3] >> (offsets & 7)) & layout.masks[:n]
     return codes
 
 
 def _stop(codes: np.ndarray, clear: int) -> int:
     """Index of the first clear or end code, or len(codes)."""
-    hits = np.flatnonzero((codes == clear) | (codes == clear + 1))
-    return int(hits[0]) if len(hits) else len(codes)
+    first = _first((codes >> 1) == clear >> 1)  # clear is a power of two: the end code differs in bit 0 only
+    return first if first >= 0 else len(codes)
 
 
-def _invalid(codes: np.ndarray, base: int, clear: int, lengths: np.ndarray) -> int:
+def _first(mask: np.ndarray) -> int:
+    """Index of the first True in ``mask``, or -1 (argmax stops at the first True; flatnonzero scans on)."""
+    if not len(mask):
+        return -1
+    first = int(mask.argmax())
+    return first if mask[first] else -1
+
+
+def _invalid(codes: np.ndarray, base: int, limits: np.ndarray, lengths: np.ndarray) -> int:
     """The index of the first code of a generation's growing table that is wrong (the first must be a
-    literal, each later one at most the next free entry), or -1; fills ``lengths`` with each code's string
-    length."""
+    literal, each later one at most the next free entry: ``limits``), or -1; fills ``lengths`` with each
+    code's string length."""
     n = len(codes)
     if n == 0:
         return -1
-    limit = np.minimum(MAX_CODE, base + np.arange(n) - 1)
-    limit[0] = clear - 1
-    beyond = np.flatnonzero(codes > limit)
-    if len(beyond):
-        return int(beyond[0])
-    ancestor = np.where(codes >= base, codes - base, -1)
+    beyond = _first(codes > limits[:n])
+    if beyond >= 0:
+        return beyond
+    ancestor = codes - base  # negative for a literal: a root
     while True:  # pointer jumping: each code's string length is its parent's plus one
         linked = np.flatnonzero(ancestor >= 0)
         if not len(linked):
@@ -294,19 +357,17 @@ def _chain_ends(region: bytes, start: int, ends: dict[int, int]) -> bool:
     """Whether the sub-block chain from ``start`` in ``region`` reaches a terminator followed by the trailer
     or another block; outcomes are remembered per position, since chains that meet go on together."""
     path: list[int] = []
-    pos = start
-    outcome = 0
-    while True:
-        if pos in ends:
-            outcome = ends[pos]
-            break
-        if pos + 1 >= len(region):
-            break
+    pos, last = start, len(region) - 1
+    outcome = ends.get(pos, -1)  # -1: not known yet (one dict look-up per step: this loop runs hot)
+    while outcome < 0 and pos < last:
         path.append(pos)
-        if region[pos] == 0:
+        size = region[pos]
+        if size == 0:
             outcome = 1 if region[pos + 1] in (0x3B, 0x21, 0x2C) else 0
             break
-        pos += 1 + region[pos]
+        pos += 1 + size
+        outcome = ends.get(pos, -1)
+    outcome = max(outcome, 0)  # a chain that runs off the region does not end
     for p in path:
         ends[p] = outcome
     return outcome == 1

@@ -88,6 +88,7 @@ a defined version and Layer III, a bitrate index other than free (0) and bad (15
 and an emphasis other than the reserved 2."""
 MIN_SYNC_FRAMES = 3  # a consistent chain this long never happens in random data (~1e-6 per extra frame)
 _WINDOW = 64 << 10
+_FIRST_READ = 2048  # bytes first read at a candidate frame: its header and the next frame's (see _mpeg_frames)
 _ID3_FLAGS = {2: 0xC0, 3: 0xE0, 4: 0xF0}  # the flags each ID3v2 version defines; the rest must be clear
 
 
@@ -97,22 +98,34 @@ def mpeg_frame_length(header: bytes) -> int | None:
     return parsed[0] if parsed else None
 
 
+def _mpeg_byte1(byte: int) -> tuple[tuple[int, ...], tuple[int, int, int], int] | None:
+    """(bitrates in kbit/s, sample rates, slot multiplier; 0 for Layer I) that a header's second byte selects,
+    or None if it is not the sync's end with a defined version and layer."""
+    version, layer_bits = (byte >> 3) & 3, (byte >> 1) & 3
+    if byte & 0xE0 != 0xE0 or version == 1 or layer_bits == 0:
+        return None
+    layer = 4 - layer_bits
+    multiplier = 0 if layer == 1 else 144 if version == 3 or layer == 2 else 72
+    return _BITRATES[(version == 3, layer)], _RATES[version], multiplier
+
+
+_BYTE1 = tuple(_mpeg_byte1(b) for b in range(256))  # a table: every sync candidate's header is parsed
+
+
 def _mpeg_header(header: bytes) -> tuple[int, int] | None:
     """(frame length, stream key) of an MPEG audio frame header (ISO 11172-3 / 13818-3, and MPEG 2.5), or
     None. Frames of one stream share the key: version, layer, sample rate and mono or not."""
-    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+    if len(header) < 4 or header[0] != 0xFF or (selected := _BYTE1[header[1]]) is None:
         return None
-    version, layer_bits = (header[1] >> 3) & 3, (header[1] >> 1) & 3
     index, rate_index, padding = header[2] >> 4, (header[2] >> 2) & 3, (header[2] >> 1) & 1
-    if version == 1 or layer_bits == 0 or index in (0, 15) or rate_index == 3 or header[3] & 3 == 2:
+    if index in (0, 15) or rate_index == 3 or header[3] & 3 == 2:
         return None
-    layer = 4 - layer_bits
-    bitrate = _BITRATES[(version == 3, layer)][index - 1] * 1000
-    rate = _RATES[version][rate_index]
+    bitrates, rates, multiplier = selected
+    bitrate, rate = bitrates[index - 1] * 1000, rates[rate_index]
     key = (header[1] & 0x1E) << 8 | (header[2] & 0x0C) | (header[3] >> 6 == 3)
-    if layer == 1:
+    if not multiplier:  # Layer I: 4-byte slots
         return (12 * bitrate // rate + padding) * 4, key
-    return (144 if version == 3 or layer == 2 else 72) * bitrate // rate + padding, key
+    return multiplier * bitrate // rate + padding, key
 
 
 def _info_frame(frame: bytes) -> bool:
@@ -123,22 +136,23 @@ def _info_frame(frame: bytes) -> bool:
     return frame[4 + crc + side:8 + crc + side] in (b"Xing", b"Info") or frame[36:40] == b"VBRI"
 
 
-def _mpeg_frames(view: View, pos: int) -> tuple[int, int, bool, bool]:
-    """(end, frames, info, cut) of the chain of consistent MPEG audio frames from ``pos``: each header gives
-    the next one's place and must belong to the same stream; ``cut``: the last frame runs past the view."""
-    key, frames, info = -1, 0, False
-    at, buf = pos, view.read(pos, _WINDOW)
+def _mpeg_frames(view: View, pos: int, buf: bytes = b"") -> tuple[int, int, bool]:
+    """(end, frames, cut) of the chain of consistent MPEG audio frames from ``pos``: each header gives the
+    next one's place and must belong to the same stream; ``cut``: the last frame runs past the view.
+    ``buf``: bytes already read at ``pos``, if any."""
+    key, frames = -1, 0
+    # Most candidates are sync look-alikes in random data: a first small read holds the first frame's header
+    # and the second's (frames are at most 1,729 bytes), so they fail without a window read.
+    at, buf = pos, buf or view.read(pos, _FIRST_READ)
     while True:
-        if pos + 40 > at + len(buf):  # a header and the first frame's info tag in memory
+        if pos + 4 > at + len(buf):  # a header in memory
             at, buf = pos, view.read(pos, _WINDOW)
         parsed = _mpeg_header(buf[pos - at:pos - at + 4])
         if parsed is None or (frames and parsed[1] != key):
-            return pos, frames, info, False
+            return pos, frames, False
         if pos + parsed[0] > view.size:
-            return pos, frames, info, True
-        if not frames:
-            key, info = parsed[1], _info_frame(buf[pos - at:pos - at + 40])
-        pos, frames = pos + parsed[0], frames + 1
+            return pos, frames, True
+        key, pos, frames = parsed[1], pos + parsed[0], frames + 1
 
 
 def id3v2_size(head: bytes) -> int | None:
@@ -184,7 +198,8 @@ def mp3(view: View) -> Verdict | None:
     frame's place), then optional APEv2, Lyrics3 and ID3v1 tags. Frames carry no checksum over the audio, so
     a file cut after a whole frame looks whole. Without a tag, a few chained frames are needed (fewer when
     the first is a Xing/Info/VBRI header); an ID3v2 tag followed by "fLaC" is a FLAC file, not this."""
-    head = view.read(0, 10)
+    first = view.read(0, _FIRST_READ)  # one read serves the tag's header or the first frames
+    head = first[:10]
     tagged = head[:3] == b"ID3"
     pos = id3v2_size(head) if tagged else 0
     if pos is None:
@@ -196,7 +211,10 @@ def mp3(view: View) -> Verdict | None:
         pos += _zeros(view, pos)
         if view.read(pos, 4) == b"fLaC":
             return None
-    end, frames, info, cut = _mpeg_frames(view, pos)
+    end, frames, cut = _mpeg_frames(view, pos, b"" if pos else first)
+    if not tagged and frames < 2:  # too few whatever the first frame holds (the usual random sync)
+        return None
+    info = frames > 0 and _info_frame(first[:40] if not pos else view.read(pos, 40))
     if not tagged and frames < (2 if info else MIN_SYNC_FRAMES):
         return None
     if not frames:  # a tag only: the zeros after it may be padding or what follows; the tag is what is proven
@@ -273,6 +291,18 @@ _CRC8 = _crc_table(0x07, 8)
 _CRC16 = _crc_table(0x8005, 16)
 _BLOCK = {1: 192, 2: 576, 3: 1152, 4: 2304, 5: 4608, **{n: 256 << (n - 8) for n in range(8, 16)}}
 _FLAC_SEARCH = 1 << 20  # how far a frame's successor is looked for when STREAMINFO gives no maximum frame size
+_FLAC_BUFFER = 1 << 20  # bytes read at a time while walking frames (at least one frame's window)
+
+
+def _utf8_extra(first: int) -> int:
+    """Continuation bytes of a UTF-8-style coded number whose first byte is ``first`` (-1: not a first byte)."""
+    if first < 0x80:
+        return 0
+    return next((n for n in range(1, 7) if first >> (6 - n) == (0xFF >> (6 - n)) - 1), -1)
+
+
+_EXTRA = tuple(_utf8_extra(b) for b in range(256))  # a table: every frame header is parsed, often twice
+_RATE_BYTES = {12: 1, 13: 2, 14: 2}  # sample rate codes followed by the rate itself
 
 
 def _flac_header(data: bytes) -> tuple[int, int, int] | None:
@@ -284,7 +314,7 @@ def _flac_header(data: bytes) -> tuple[int, int, int] | None:
     if code == 0 or rate_code == 15 or (data[3] >> 4) > 10:
         return None
     first = data[4]
-    extra = 0 if first < 0x80 else next((n for n in range(1, 7) if first >> (6 - n) == (0xFF >> (6 - n)) - 1), -1)
+    extra = _EXTRA[first]
     if extra < 0 or len(data) < 5 + extra or any(b & 0xC0 != 0x80 for b in data[5:5 + extra]):
         return None
     number = first & ((0x7F >> extra) if extra else 0x7F)
@@ -295,11 +325,13 @@ def _flac_header(data: bytes) -> tuple[int, int, int] | None:
     if code in (6, 7):
         size = int.from_bytes(data[pos : pos + code - 5], "big") + 1
         pos += code - 5
-    pos += {12: 1, 13: 2, 14: 2}.get(rate_code, 0)
-    crc = 0
+    pos += _RATE_BYTES.get(rate_code, 0)
+    if pos >= len(data):
+        return None
+    crc, table = 0, _CRC8
     for byte in data[:pos]:
-        crc = _CRC8[crc ^ byte]
-    return (pos + 1, size, number) if pos < len(data) and crc == data[pos] else None
+        crc = table[crc ^ byte]
+    return (pos + 1, size, number) if crc == data[pos] else None
 
 
 def _flac_crc16_end(data: bytes, low: int) -> int | None:
@@ -312,18 +344,20 @@ def _flac_crc16_end(data: bytes, low: int) -> int | None:
     return None
 
 
-def _flac_next(data: bytes, header: tuple[int, int, int]) -> int | None:
-    """Where in ``data`` (one frame onward) the frame's successor starts: a header with the same blocking
-    strategy, a valid CRC-8 and the next frame (or first sample) number. Two CRC-checked, numbered headers in
-    sequence bound the frame, so its CRC-16 need not be computed byte by byte."""
-    sync = data[:2]
+def _flac_next(data: bytes, start: int, end: int,
+               header: tuple[int, int, int]) -> tuple[int, tuple[int, int, int]] | None:
+    """Where in ``data[start:end]`` (one frame onward) the frame's successor starts, and its header: a header
+    with the same blocking strategy, a valid CRC-8 and the next frame (or first sample) number. Two
+    CRC-checked, numbered headers in sequence bound the frame, so its CRC-16 need not be computed byte by
+    byte. Positions are in ``data``, which may hold more than this frame's window (``end`` bounds it)."""
+    sync = data[start:start + 2]
     expected = header[2] + (header[1] if sync[1] & 1 else 1)
-    at = data.find(sync, header[0] + 2)
+    at = data.find(sync, start + header[0] + 2, end)
     while at >= 0:
-        following = _flac_header(data[at:at + 16])
+        following = _flac_header(data[at:min(at + 16, end)])
         if following is not None and following[2] == expected:
-            return at
-        at = data.find(sync, at + 1)
+            return at, following
+        at = data.find(sync, at + 1, end)
     return None
 
 
@@ -362,20 +396,28 @@ def _flac_frames(view: View, pos: int, streaminfo: bytes) -> tuple[int, int]:
     window = (int.from_bytes(streaminfo[7:10], "big") or _FLAC_SEARCH) + 16
     total = _flac_total(streaminfo)
     samples = 0
+    # Frames are walked inside one large buffer read at ``at`` (re-read only when a frame's window runs past
+    # it), each seeing the bytes up to ``end``: exactly what reading its own window would give.
+    at, buf = pos, b""
+    header = None  # the frame at ``pos`` when its predecessor already parsed it
     while not total or samples < total:
-        data = view.read(pos, window)
-        header = _flac_header(data[:16])
+        end = min(pos + window, view.size)
+        if end > at + len(buf):
+            at, buf = pos, view.read(pos, max(window, _FLAC_BUFFER))
         if header is None:
-            break
+            header = _flac_header(buf[pos - at:min(pos - at + 16, end - at)])
+            if header is None:
+                break
         if not total or samples + header[1] < total:
-            following = _flac_next(data, header)
+            following = _flac_next(buf, pos - at, end - at, header)
             if following is not None:
-                samples, pos = samples + header[1], pos + following
+                samples, pos, header = samples + header[1], at + following[0], following[1]
                 continue
-        end = _flac_crc16_end(data, max(min_frame, header[0] + 3))  # the last frame, or a cut
-        if end is None or (not total and _flac_header(view.read(pos + end, 16)) is not None):
+        data = buf[pos - at:end - at]
+        last = _flac_crc16_end(data, max(min_frame, header[0] + 3))  # the last frame, or a cut
+        if last is None or (not total and _flac_header(view.read(pos + last, 16)) is not None):
             break
-        samples, pos = samples + header[1], pos + end
+        samples, pos = samples + header[1], pos + last
         break
     return pos, samples
 

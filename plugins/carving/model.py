@@ -18,15 +18,18 @@ class Reader(Protocol):
 class View:
     """The bytes from a candidate's offset, at most ``limit`` of them; reads past the end come back short."""
 
+    __slots__ = ("reader", "size", "start")
+
     def __init__(self, reader: Reader, start: int, limit: int) -> None:
         self.reader = reader
         self.start = start
         self.size = max(0, min(limit, reader.size - start))
 
     def read(self, pos: int, length: int) -> bytes:
-        if pos < 0 or pos >= self.size or length <= 0:
+        end = pos + length if pos + length < self.size else self.size  # no min(): called very often
+        if pos < 0 or pos >= end:
             return b""
-        return self.reader.read(self.start + pos, min(length, self.size - pos))
+        return self.reader.read(self.start + pos, end - pos)
 
 
 class Spliced:

@@ -22,6 +22,8 @@ import operator
 from dataclasses import dataclass
 from itertools import repeat
 
+import numpy as np
+
 SECTOR = 512  # breaks are looked for on 512-byte boundaries, which every larger sector size also falls on
 WINDOW = 4  # sectors each side of a break that must be sound, and filler
 PROBE = 16  # frames judged at each end of a sector
@@ -31,6 +33,7 @@ QUIET = 0.005  # mean level (fraction of full scale) under which sound counts as
 CHECKED = 8 << 20  # bytes of sample data judged per file
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 _TYPECODES = {1: "B", 2: "h", 4: "i"}
+_DTYPES = {1: "u1", 2: "<i2", 4: "<i4"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,27 +104,54 @@ def judge(sector: bytes, phase: int, pcm: Pcm) -> tuple[str, float]:
 def kinds(data: bytes, at: int, pcm: Pcm, origin: int) -> list[tuple[str, float]]:
     """The judgement of each whole sector of ``data`` (read from absolute ``at``, a sector boundary), the
     frames laid out as if the samples began at absolute ``origin``."""
-    return [judge(data[i:i + SECTOR], (origin - at - i) % pcm.frame, pcm)
-            for i in range(0, len(data) - SECTOR + 1, SECTOR)]
+    return judge_all(data[:len(data) // SECTOR * SECTOR], (origin - at) % pcm.frame, pcm)
+
+
+def judge_all(data: bytes, phase: int, pcm: Pcm) -> list[tuple[str, float]]:
+    """``judge`` of each sector of ``data`` (whole sectors), all at once with numpy, with the same arithmetic
+    (exact integer sums, then the same float divisions): a frame divides a sector, so every sector has the
+    same ``phase`` and its head and tail probes are the same columns."""
+    probe = PROBE * pcm.frame
+    tail = phase + (SECTOR - phase) // pcm.frame * pcm.frame
+    spans = (phase, min(phase + probe, SECTOR)), (max(phase, tail - probe), tail)
+    if any((end - start) // pcm.frame <= 1 for start, end in spans):  # err_level's degenerate case
+        return [judge(data[i:i + SECTOR], phase, pcm) for i in range(0, len(data), SECTOR)]
+    rows = np.frombuffer(data, np.uint8).reshape(-1, SECTOR)
+    (head_err, head_level), (tail_err, tail_level) = (_err_level_rows(rows, start, end, pcm) for start, end in spans)
+    err = np.maximum(head_err, tail_err)
+    noisy = head_err + tail_err >= 2 * NOISY
+    sound = (err <= SMOOTH) & (np.minimum(head_level, tail_level) >= QUIET)
+    judged: list[tuple[str, float]] = []
+    for i, (e, filler, smooth) in enumerate(zip(err.tolist(), noisy.tolist(), sound.tolist(), strict=True)):
+        sector = data[i * SECTOR:(i + 1) * SECTOR]
+        if not sector.strip(b"\0") or not sector.translate(None, _PRINTABLE):  # zeros or text, as in judge
+            judged.append(("filler", 1.0))
+        else:
+            judged.append(("filler" if filler else "sound" if smooth else "other", e))
+    return judged
+
+
+def _err_level_rows(rows: np.ndarray, start: int, end: int, pcm: Pcm) -> tuple[np.ndarray, np.ndarray]:
+    """``err_level`` of the whole frames in columns ``[start, end)`` of each row."""
+    end = start + (end - start) // pcm.frame * pcm.frame
+    values = np.ascontiguousarray(rows[:, start:end]).view(_DTYPES[pcm.width]).astype(np.int64)
+    ch, full, count = pcm.channels, float(1 << (8 * pcm.width - 1)), values.shape[1]
+    err = np.abs(values[:, ch:] - values[:, :-ch]).sum(axis=1) / (count - ch) / full
+    level = np.abs(values - 128 if pcm.width == 1 else values).sum(axis=1) / count / full
+    return err, level
 
 
 def first_break(read: bytes, at: int, pcm: Pcm) -> int | None:
     """The absolute sector boundary where smooth sound turns to filler in ``read`` (the sample data from the
-    first sector boundary ``at`` on), or None. Every ``WINDOW``-th sector is judged first: a break's filler
-    covers one of them, and only around a filler one are the others judged."""
+    first sector boundary ``at`` on), or None: where ``WINDOW`` sound sectors are followed by ``WINDOW``
+    filler ones."""
     count = len(read) // SECTOR
-    judged: dict[int, str] = {}
-
-    def kind(j: int) -> str:
-        if j not in judged:
-            judged[j] = judge(read[j * SECTOR:(j + 1) * SECTOR], (pcm.start - at - j * SECTOR) % pcm.frame, pcm)[0]
-        return judged[j]
-
+    judged = [k for k, _ in judge_all(read[:count * SECTOR], (pcm.start - at) % pcm.frame, pcm)]
+    # Every ``WINDOW``-th sector is looked at first: a break's filler covers one of them.
     for sampled in range(0, count, WINDOW):
-        if kind(sampled) != "filler":
+        if judged[sampled] != "filler":
             continue
         for j in range(max(WINDOW, sampled - WINDOW + 1), min(sampled, count - WINDOW) + 1):
-            if all(kind(i) == "sound" for i in range(j - WINDOW, j)) and \
-                    all(kind(i) == "filler" for i in range(j, j + WINDOW)):
+            if all(k == "sound" for k in judged[j - WINDOW:j]) and all(k == "filler" for k in judged[j:j + WINDOW]):
                 return at + j * SECTOR
     return None

@@ -25,8 +25,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from statistics import median
+from typing import TYPE_CHECKING
 
 from dftk_plugins.carving.model import Spliced, Verdict, View
+
+if TYPE_CHECKING:  # numpy is imported where first used: a process that meets no raster need not load it
+    import numpy as np
+    import numpy.typing as npt
 
 SECTOR = 512  # breaks are looked for on 512-byte boundaries, which every larger sector size also falls on
 WINDOW = 4  # sectors each side of a boundary that must agree among themselves
@@ -37,6 +42,7 @@ RUN = 8  # noise-like sectors in a row (one 4 KiB cluster) in which a random-fil
 SPAN = 256  # bytes each side of a boundary in which the exact change point is looked for
 EXACT = 6  # bytes by which the change point may miss the boundary
 SAMPLE = 2  # every other byte of a sector gives its mean error closely enough (256 samples), at half the cost
+# (_mean_differences picks those bytes as the low halves of uint16 pairs, so it relies on SAMPLE being 2)
 CHUNK = 1 << 20
 MAX_GAP = 16 << 20
 MAX_TRIES = 8
@@ -63,11 +69,12 @@ class Raster:
 
 @dataclass(frozen=True, slots=True)
 class Errors:
-    """Prediction errors of consecutive sectors, the first at file position ``first``."""
+    """Prediction errors of consecutive sectors, the first at file position ``first`` (numpy arrays, so the
+    step and noise tests run on them without conversions)."""
 
     first: int
-    h: list[int]
-    v: list[int]
+    h: npt.NDArray[np.int32]
+    v: npt.NDArray[np.int32]
 
     def position(self, index: int) -> int:
         return self.first + index * SECTOR
@@ -76,10 +83,12 @@ class Errors:
 def errors(view: View, raster: Raster, phase: int, low: int, high: int) -> Errors:
     """The errors of the whole sectors of pixel data in ``[low, high)`` (file positions; sectors begin where
     ``(phase + position) % SECTOR == 0``) that have a full row above them."""
+    import numpy as np
+
     low = max(low, raster.start + raster.stride)
     first = low + (-(phase + low)) % SECTOR
-    h: list[int] = []
-    v: list[int] = []
+    h: list[npt.NDArray[np.int32]] = []
+    v: list[npt.NDArray[np.int32]] = []
     step = CHUNK // SECTOR * SECTOR
     for at in range(first, high - SECTOR + 1, step):
         count = min(step, high - at) // SECTOR
@@ -87,22 +96,30 @@ def errors(view: View, raster: Raster, phase: int, low: int, high: int) -> Error
         count = (len(data) - raster.stride) // SECTOR
         if count <= 0:
             break
-        h += _mean_differences(data, raster.stride, raster.stride - raster.pixel, count)
-        v += _mean_differences(data, raster.stride, 0, count)
-    return Errors(first, h, v)
+        # one array per read serves both errors: the row above starts at 0, the pixel to the left just before
+        whole = np.frombuffer(data, dtype=np.uint8)
+        here = whole[raster.stride:raster.stride + count * SECTOR]
+        h.append(_mean_differences(here, whole[raster.stride - raster.pixel:], count))
+        v.append(_mean_differences(here, whole, count))
+    empty = np.zeros(0, dtype=np.int32)
+    return Errors(first, np.concatenate(h) if h else empty, np.concatenate(v) if v else empty)
 
 
-def _mean_differences(data: bytes, at: int, other: int, count: int) -> list[int]:
-    """Per sector from ``at``: the mean absolute difference (rounded) to the bytes from ``other`` (numpy,
-    not a loop)."""
+def _mean_differences(here: npt.NDArray[np.uint8], there: npt.NDArray[np.uint8],
+                      count: int) -> npt.NDArray[np.int32]:
+    """Per sector of ``here``: the mean absolute difference (rounded) of its even bytes (``SAMPLE``) to the
+    bytes of ``there`` at the same places."""
     import numpy as np
 
-    whole = np.frombuffer(data, dtype=np.uint8)
-    here = whole[at:at + count * SECTOR].reshape(count, SECTOR)[:, ::SAMPLE].astype(np.int16)
-    there = whole[other:other + count * SECTOR].reshape(count, SECTOR)[:, ::SAMPLE].astype(np.int16)
-    sums = np.abs(here - there).sum(axis=1)
+    # |a - b| in uint8 as max - min: no widened copies. Taken over every byte (contiguous, fast), then the
+    # even ones picked as the low byte of each little-endian uint16; 256 of them sum to at most 65280.
+    there = there[:len(here)]
+    diff = np.maximum(here, there)
+    diff -= np.minimum(here, there)
     n = SECTOR // SAMPLE
-    return ((sums + n // 2) // n).tolist()  # type: ignore[no-any-return]
+    even = diff.view("<u2").reshape(count, n) & 0xFF
+    sums: npt.NDArray[np.int32] = even.sum(axis=1, dtype=np.uint16).astype(np.int32)
+    return (sums + n // 2) // n
 
 
 def _steps_anywhere(e: Errors) -> list[int]:
@@ -110,24 +127,28 @@ def _steps_anywhere(e: Errors) -> list[int]:
     places a break can be, so the exact tests below run at few sectors."""
     import numpy as np
 
-    h, v = np.asarray(e.h, dtype=np.int32), np.asarray(e.v, dtype=np.int32)
-    if len(h) < 2:
+    if len(e.h) < 2:
         return []
-    jumps = (np.abs(np.diff(h)) > JUMP) | (np.abs(np.diff(v)) > JUMP)
-    return [int(i) + 1 for i in np.flatnonzero(jumps) if WINDOW <= i + 1 <= len(h) - WINDOW]
+    jumps = (np.abs(np.diff(e.h)) > JUMP) | (np.abs(np.diff(e.v)) > JUMP)
+    at = np.flatnonzero(jumps) + 1
+    return at[(at >= WINDOW) & (at <= len(e.h) - WINDOW)].tolist()  # type: ignore[no-any-return]
 
 
 def breaks(view: View, raster: Raster, e: Errors) -> list[int]:
     """Indices of the sectors at which the content changes abruptly: a sector boundary with ``WINDOW``
     consistent sectors on each side that differ sharply, where the change happens at the boundary's byte."""
-    found = []
-    for i in _steps_anywhere(e):
+    found: list[int] = []
+    candidates = _steps_anywhere(e)
+    if not candidates:
+        return found
+    h, v = e.h.tolist(), e.v.tolist()  # plain ints for the medians (few candidates, one conversion)
+    for i in candidates:
         at = e.position(i)
         row = (at - raster.start) % raster.stride
         if min(row, raster.stride - row) <= EXACT:
             continue  # a change on a row boundary is the picture's own (a band, a horizon)
-        if ((_steps(e.h, i) and _changes_at(view, at, raster.pixel))
-                or (_steps(e.v, i, min(WINDOW, -(-raster.stride // SECTOR))) and _changes_at(view, at, raster.stride))):
+        if ((_steps(h, i) and _changes_at(view, at, raster.pixel))
+                or (_steps(v, i, min(WINDOW, -(-raster.stride // SECTOR))) and _changes_at(view, at, raster.stride))):
             found.append(i)
     return found
 
@@ -143,16 +164,19 @@ def _steps(values: list[int], i: int, span: int = WINDOW) -> bool:
 def _changes_at(view: View, at: int, lag: int) -> bool:
     """Whether the byte-wise prediction error (at distance ``lag``) changes level within ``EXACT`` bytes of
     ``at``: the change point that best splits the ``SPAN`` bytes each side in two levels (CUSUM)."""
+    import numpy as np
+
     data = view.read(at - SPAN - lag, 2 * SPAN + lag)
     if len(data) < 2 * SPAN + lag:
         return False
-    diffs = [abs(a - b) for a, b in zip(data[lag:], data, strict=False)]
-    mean = sum(diffs) / len(diffs)
-    best, best_at, total = 0.0, 0, 0.0
-    for k, d in enumerate(diffs[:-1], 1):
-        total += d - mean
-        if abs(total) > best:
-            best, best_at = abs(total), k
+    raw = np.frombuffer(data, dtype=np.uint8).astype(np.int32)
+    diffs = np.abs(raw[lag:] - raw[:-lag])
+    mean = int(diffs.sum()) / len(diffs)
+    # cumsum adds in order, as a loop would, so the float sums (and thus ties) are the same; argmax takes the
+    # first of equal maxima; the change point is k + 1 (0, as the loop had it, when the sums never leave 0)
+    deviation = np.abs(np.cumsum(diffs[:-1] - mean))
+    k = int(np.argmax(deviation))
+    best_at = k + 1 if deviation[k] > 0 else 0
     return abs(best_at - SPAN) <= EXACT
 
 
@@ -160,7 +184,7 @@ def noise_like(e: Errors) -> bool:
     """Whether ``RUN`` consecutive sectors are as unpredictable as random bytes (where filler would hide)."""
     import numpy as np
 
-    noisy = (np.asarray(e.h) >= NOISE) & (np.asarray(e.v) >= NOISE)
+    noisy = (e.h >= NOISE) & (e.v >= NOISE)
     if len(noisy) < RUN:
         return False
     runs = np.convolve(noisy.astype(np.int32), np.ones(RUN, dtype=np.int32), mode="valid")
