@@ -3,7 +3,7 @@
 Signatures are declared in YARA's hex-string syntax (``FF D8 FF (C0|C4)``, ``??``, nibble wildcards ``?0``/``A?``,
 jumps ``[2-4]``, ``~00``) because examiners and rule writers already read it; they are translated here to the
 regular expressions Hyperscan compiles. Hyperscan is used rather than YARA's scanner because it finds these
-anchored byte patterns several times faster (bench/carve.sh), and the scan is the one part of carving that
+anchored byte patterns faster, and the scan is the one part of carving that
 touches every byte of the media.
 """
 
