@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import time
 
 import pytest
 
@@ -78,12 +77,12 @@ def test_break_between_pages_or_frames_is_reassembled(kind: str, name: str, star
     assert row["sha256"] == hashlib.sha256(data).hexdigest()
 
 
-def test_gap_search_is_fast() -> None:
+def test_flac_reassembled_across_a_256_kib_gap() -> None:
+    """The largest gap the benchmark plants (tests do not time it: bench/carve.sh does)."""
     data = shared_data("tinytag/flac453sStereo.flac").read_bytes()
     media, offset, _ = two_fragments(data, 49152, gap_filler("random", 256 << 10, 7))
-    began = time.perf_counter()
     [row] = [r for r in carved(media, "flac") if r["offset"] == offset]
-    assert row["validation"] == "full" and time.perf_counter() - began < 1.0
+    assert row["validation"] == "full" and row["sha256"] == hashlib.sha256(data).hexdigest()
 
 
 def test_random_data_yields_nothing() -> None:
