@@ -16,33 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from carving_kit import SECTOR, carved, filler, splice
 from PIL import Image
 
 from dftk.evidence import Evidence
 from dftk_plugins.carving import CarvingPlugin
-from dftk_plugins.carving.recovery import Carved, carve, parse_types
 from helpers import dftk, shared_data
-
-SECTOR = 512
-
-
-def filler(n: int, seed: int) -> bytes:
-    return random.Random(seed).randbytes(n)
-
-
-def splice(files: list[bytes], seed: int = 1, gap: int = 8) -> tuple[bytes, list[int]]:
-    """Files at sector offsets between random filler; returns the media and each file's offset."""
-    rng = random.Random(seed)
-    media, offsets = bytearray(filler(SECTOR * 4, seed)), []
-    for data in files:
-        offsets.append(len(media))
-        media += data + rng.randbytes(-len(data) % SECTOR) + rng.randbytes(SECTOR * rng.randint(1, gap))
-    return bytes(media), offsets
-
-
-def carved(media: bytes, types: str | None = None, **kw: object) -> list[dict[str, object]]:
-    return [c.row for c in carve(Evidence.from_bytes(media), parse_types(types), **kw)  # type: ignore[arg-type]
-            if isinstance(c, Carved)]
 
 
 def image(fmt: str, size: tuple[int, int] = (64, 48), **kw: object) -> bytes:

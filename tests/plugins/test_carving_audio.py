@@ -4,35 +4,14 @@ one is partial, random data yields nothing, and no tinytag sample crashes a run.
 from __future__ import annotations
 
 import hashlib
-import random
 from pathlib import Path
 
 import pytest
+from carving_kit import SECTOR, filler, splice
+from carving_kit import carved as carved_types
 
-from dftk.evidence import Evidence
 from dftk_plugins.carving import media
-from dftk_plugins.carving.recovery import Carved, carve, parse_types
 from helpers import shared_data
-
-SECTOR = 512
-
-
-def filler(n: int, seed: int) -> bytes:
-    return random.Random(seed).randbytes(n)
-
-
-def splice(files: list[bytes], seed: int = 1, gap: int = 8) -> tuple[bytes, list[int]]:
-    """Files at sector offsets between random filler; returns the media and each file's offset."""
-    rng = random.Random(seed)
-    data, offsets = bytearray(filler(SECTOR * 4, seed)), []
-    for item in files:
-        offsets.append(len(data))
-        data += item + rng.randbytes(-len(item) % SECTOR) + rng.randbytes(SECTOR * rng.randint(1, gap))
-    return bytes(data), offsets
-
-
-def carved(data: bytes, types: str = "mp3,ogg,flac") -> list[dict[str, object]]:
-    return [c.row for c in carve(Evidence.from_bytes(data), parse_types(types)) if isinstance(c, Carved)]
 
 
 def top_level_at(data: bytes, offset: int) -> list[dict[str, object]]:
@@ -49,6 +28,10 @@ WHOLE = {
     "flac": ["flac1sMono.flac", "with_padded_id3_header.flac", "106-short-picture-block-size.flac"],
 }
 CASES = [(kind, name) for kind, names in WHOLE.items() for name in names]
+
+
+def carved(media: bytes, types: str = "mp3,ogg,flac") -> list[dict[str, object]]:
+    return carved_types(media, types)
 
 
 @pytest.mark.parametrize(("kind", "name"), CASES)

@@ -7,21 +7,9 @@ import hashlib
 import random
 
 import pytest
+from carving_kit import FILLERS, SECTOR, carved
 
-from dftk.evidence import Evidence
-from dftk_plugins.carving.recovery import Carved, carve, parse_types
 from helpers import shared_data
-
-SECTOR = 512
-TEXT = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit; sed do eiusmod tempor incididunt.\n"
-
-
-def gap_filler(kind: str, n: int, seed: int) -> bytes:
-    if kind == "zeros":
-        return bytes(n)
-    if kind == "text":
-        return (TEXT * (n // len(TEXT) + 1))[:n]
-    return random.Random(seed).randbytes(n)
 
 
 def two_fragments(data: bytes, cut: int, gap: bytes, seed: int = 3) -> tuple[bytes, int, int]:
@@ -34,10 +22,6 @@ def two_fragments(data: bytes, cut: int, gap: bytes, seed: int = 3) -> tuple[byt
     resume = offset + cut + len(gap)
     tail = data[cut:] + rng.randbytes(-len(data[cut:]) % SECTOR + SECTOR * 8)
     return head + data[:cut] + gap + tail, offset, resume
-
-
-def carved(media: bytes, types: str) -> list[dict[str, object]]:
-    return [c.row for c in carve(Evidence.from_bytes(media), parse_types(types)) if isinstance(c, Carved)]
 
 
 # (file, cuts as fractions of the file): cuts inside a page or frame, and for the small-frame FLAC one that
@@ -57,7 +41,7 @@ def test_two_fragment_audio_is_reassembled(kind: str, name: str, fractions: tupl
     data = shared_data(f"tinytag/{name}").read_bytes()
     for i, fraction in enumerate(fractions):
         cut = int(len(data) * fraction) // SECTOR * SECTOR
-        gap = gap_filler(filler, SECTOR * (32 + 200 * i), seed=i)  # 16 KiB and more
+        gap = FILLERS[filler](SECTOR * (32 + 200 * i), seed=i)  # 16 KiB and more
         media, offset, resume = two_fragments(data, cut, gap)
         [row] = [r for r in carved(media, kind) if r["offset"] == offset]
         assert row["validation"] == "full", (name, cut)
@@ -71,7 +55,7 @@ def test_break_between_pages_or_frames_is_reassembled(kind: str, name: str, star
     """A cut exactly where a page or frame ends: what follows the gap must continue the stream."""
     data = shared_data(f"tinytag/{name}").read_bytes()
     cut = data.index(start, len(data) // 2)
-    media, offset, resume = two_fragments(data, cut, gap_filler("random", SECTOR * 64, 5))
+    media, offset, resume = two_fragments(data, cut, FILLERS["random"](SECTOR * 64, 5))
     [row] = [r for r in carved(media, kind) if r["offset"] == offset]
     assert row["validation"] == "full" and row["fragments"] == [[offset, cut], [resume, len(data) - cut]]
     assert row["sha256"] == hashlib.sha256(data).hexdigest()
@@ -80,7 +64,7 @@ def test_break_between_pages_or_frames_is_reassembled(kind: str, name: str, star
 def test_flac_reassembled_across_a_256_kib_gap() -> None:
     """The largest gap the benchmark plants (tests do not time it: bench/carve.sh does)."""
     data = shared_data("tinytag/flac453sStereo.flac").read_bytes()
-    media, offset, _ = two_fragments(data, 49152, gap_filler("random", 256 << 10, 7))
+    media, offset, _ = two_fragments(data, 49152, FILLERS["random"](256 << 10, 7))
     [row] = [r for r in carved(media, "flac") if r["offset"] == offset]
     assert row["validation"] == "full" and row["sha256"] == hashlib.sha256(data).hexdigest()
 
@@ -99,7 +83,7 @@ def test_two_fragment_pcm_wav_is_reassembled(name: str, filler: str) -> None:
     data = shared_data(f"tinytag/{name}").read_bytes()
     for i, fraction in enumerate((0.3, 0.62)):
         cut = int(len(data) * fraction) // SECTOR * SECTOR
-        media, offset, resume = two_fragments(data, cut, gap_filler(filler, SECTOR * (32 + 200 * i), seed=i))
+        media, offset, resume = two_fragments(data, cut, FILLERS[filler](SECTOR * (32 + 200 * i), seed=i))
         [row] = [r for r in carved(media, "riff") if r["offset"] == offset]
         assert row["validation"] == "full" and row["fragments"] == [[offset, cut], [resume, len(data) - cut]]
         assert row["sha256"] == hashlib.sha256(data).hexdigest()
@@ -114,7 +98,7 @@ def test_whole_wav_files_keep_their_verdict(filler: str, monkeypatch: pytest.Mon
     rng = random.Random(9)
     media = bytearray()
     for data in files:
-        media += gap_filler(filler, SECTOR * 16, rng.randrange(1 << 30)) + data + bytes(-len(data) % SECTOR)
+        media += FILLERS[filler](SECTOR * 16, rng.randrange(1 << 30)) + data + bytes(-len(data) % SECTOR)
     rows = carved(bytes(media), "riff")
     monkeypatch.setattr("dftk_plugins.carving.media.wav_break", lambda view: None)
     assert rows == carved(bytes(media), "riff")
@@ -126,6 +110,6 @@ def test_noise_like_wav_says_nothing_new() -> None:
     body = random.Random(4).randbytes(64 * SECTOR)
     header = b"RIFF" + (36 + len(body)).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little") + \
         bytes.fromhex("01000100441f0000883e00000200 1000".replace(" ", "")) + b"data" + len(body).to_bytes(4, "little")
-    media, offset, _ = two_fragments(header + body, 16 * SECTOR, gap_filler("random", 64 * SECTOR, 1))
+    media, offset, _ = two_fragments(header + body, 16 * SECTOR, FILLERS["random"](64 * SECTOR, 1))
     [row] = [r for r in carved(media, "riff") if r["offset"] == offset]
     assert row["validation"] == "full" and row["fragments"] == [[offset, len(header + body)]]

@@ -10,42 +10,22 @@ import random
 import zipfile
 
 import pytest
+from carving_kit import FILLERS, SECTOR, filler, splice, text
+from carving_kit import carved as carved_types
 
-from dftk.evidence import Evidence
-from dftk_plugins.carving.recovery import Carved, carve, parse_types
 from helpers import shared_data
 
-SECTOR = 512
-
-
-def filler(n: int, seed: int) -> bytes:
-    return random.Random(seed).randbytes(n)
+# ordinary words, and ones the ZIP and PDF checks look for
+WORDS = (b"lorem", b"ipsum", b"dolor", b"sit", b"amet", b"PK", b"obj")
 
 
 def gap_filler(kind: str, n: int) -> bytes:
     """What lies between two fragments: random bytes, zeros or text."""
-    if kind == "zeros":
-        return bytes(n)
-    if kind == "text":
-        words = [b"lorem", b"ipsum", b"dolor", b"sit", b"amet", b"PK", b"obj", b"\n"]
-        rng = random.Random(n)
-        return b" ".join(rng.choice(words) for _ in range(n))[:n]
-    return filler(n, n)
-
-
-def splice(files: list[bytes], seed: int = 1) -> tuple[bytes, list[int]]:
-    """Files at sector offsets between random filler; returns the media and each file's offset."""
-    rng = random.Random(seed)
-    media, offsets = bytearray(filler(SECTOR * 4, seed)), []
-    for data in files:
-        offsets.append(len(media))
-        media += data + rng.randbytes(-len(data) % SECTOR) + rng.randbytes(SECTOR * rng.randint(1, 8))
-    return bytes(media), offsets
+    return text(n, n, WORDS) if kind == "text" else FILLERS[kind](n, n)
 
 
 def carved(media: bytes, types: str = "zip,pdf") -> list[dict[str, object]]:
-    return [c.row for c in carve(Evidence.from_bytes(media), parse_types(types))  # type: ignore[arg-type]
-            if isinstance(c, Carved)]
+    return carved_types(media, types)
 
 
 def zipped(entries: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED, streamed: bool = False) -> bytes:

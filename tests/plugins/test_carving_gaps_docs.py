@@ -5,37 +5,21 @@ reassembled byte-exact whatever fills the gap; random data yields nothing."""
 from __future__ import annotations
 
 import hashlib
-import random
 
 import pytest
+from carving_kit import FILLERS, SECTOR, carved, filler, text
 
-from dftk.evidence import Evidence
 from dftk_plugins.carving.compound import _records_break
 from dftk_plugins.carving.pdf import _xref_stream_entries
-from dftk_plugins.carving.recovery import Carved, carve, parse_types
 from helpers import shared_data
 
-SECTOR = 512
-
-
-def filler(n: int, seed: int) -> bytes:
-    return random.Random(seed).randbytes(n)
+# ordinary words, and ones the ZIP and PDF checks look for
+WORDS = (b"Report", b"archive", b"sector", b"email", b"obj", b"stream", b"partition")
 
 
 def gap_filler(kind: str, n: int) -> bytes:
     """What lies between two fragments: random bytes, zeros or text."""
-    if kind == "zeros":
-        return bytes(n)
-    if kind == "text":
-        words = [b"Report", b"archive", b"sector", b"email", b"obj", b"stream", b"\n", b"partition."]
-        rng = random.Random(n)
-        return b" ".join(rng.choice(words) for _ in range(n))[:n]
-    return filler(n, n)
-
-
-def carved(media: bytes, types: str) -> list[dict[str, object]]:
-    return [c.row for c in carve(Evidence.from_bytes(media), parse_types(types))  # type: ignore[arg-type]
-            if isinstance(c, Carved)]
+    return text(n, n, WORDS) if kind == "text" else FILLERS[kind](n, n)
 
 
 def two_fragments(data: bytes, cut: int, gap: bytes, types: str) -> tuple[dict[str, object], int]:

@@ -5,33 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import random
 
 import pytest
+from carving_kit import FILLERS, SECTOR, carved, filler, splice, text
 from PIL import Image
 
-from dftk.evidence import Evidence
 from dftk_plugins.carving import gif_lzw, images
 from dftk_plugins.carving.model import View
-from dftk_plugins.carving.recovery import Carved, carve, parse_types
-
-SECTOR = 512
-WORDS = b"custody evidence sector volume journal invoice analyst archive timeline registry".split()
-
-
-def random_bytes(n: int, seed: int) -> bytes:
-    return random.Random(seed).randbytes(n)
-
-
-def text(n: int, seed: int) -> bytes:
-    rng = random.Random(seed)
-    out = bytearray()
-    while len(out) < n:
-        out += b" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12))) + b".\n"
-    return bytes(out[:n])
-
-
-FILLERS = {"random": random_bytes, "zeros": lambda n, _: bytes(n), "text": text}
 
 
 class Memory:
@@ -44,29 +24,15 @@ class Memory:
         return self.data[offset:offset + length]
 
 
-def splice(files: list[bytes], seed: int = 1) -> tuple[bytes, list[int]]:
-    """Files at sector offsets between random filler; returns the media and each file's offset."""
-    rng = random.Random(seed)
-    media, offsets = bytearray(rng.randbytes(SECTOR * 4)), []
-    for data in files:
-        offsets.append(len(media))
-        media += data + rng.randbytes(-len(data) % SECTOR) + rng.randbytes(SECTOR * rng.randint(1, 8))
-    return bytes(media), offsets
-
-
-def carved(media: bytes, types: str) -> list[dict[str, object]]:
-    return [c.row for c in carve(Evidence.from_bytes(media), parse_types(types)) if isinstance(c, Carved)]
-
-
 def photo(size: tuple[int, int] = (400, 300)) -> Image.Image:
     red = Image.linear_gradient("L").resize(size)
     green = Image.radial_gradient("L").resize(size)
-    grain = Image.frombytes("L", size, random_bytes(size[0] * size[1], 7))
+    grain = Image.frombytes("L", size, filler(size[0] * size[1], 7))
     return Image.merge("RGB", (red, green, Image.blend(red, grain, 0.2)))
 
 
 def noise(size: tuple[int, int] = (400, 300)) -> Image.Image:
-    return Image.frombytes("RGB", size, random_bytes(size[0] * size[1] * 3, 5))
+    return Image.frombytes("RGB", size, filler(size[0] * size[1] * 3, 5))
 
 
 PICTURES = {"photo": photo, "noise": noise}
@@ -139,7 +105,7 @@ def test_animated_gif_is_whole() -> None:
 
 
 def test_random_data_yields_nothing() -> None:
-    assert carved(random_bytes(16 << 20, 21), "gif") == []
+    assert carved(filler(16 << 20, 21), "gif") == []
 
 
 def _reblocked(data: bytes, size: int) -> bytes:

@@ -9,42 +9,8 @@ import io
 import random
 
 import pytest
+from carving_kit import FILLERS, SECTOR, carved, filler, splice
 from PIL import Image
-
-from dftk.evidence import Evidence
-from dftk_plugins.carving.recovery import Carved, carve, parse_types
-
-SECTOR = 512
-WORDS = b"custody evidence sector volume journal invoice analyst archive timeline registry".split()
-
-
-def random_bytes(n: int, seed: int) -> bytes:
-    return random.Random(seed).randbytes(n)
-
-
-def text(n: int, seed: int) -> bytes:
-    rng = random.Random(seed)
-    out = bytearray()
-    while len(out) < n:
-        out += b" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12))) + b".\n"
-    return bytes(out[:n])
-
-
-FILLERS = {"random": random_bytes, "zeros": lambda n, _: bytes(n), "text": text}
-
-
-def splice(files: list[bytes], seed: int = 1) -> tuple[bytes, list[int]]:
-    """Files at sector offsets between random filler; returns the media and each file's offset."""
-    rng = random.Random(seed)
-    media, offsets = bytearray(rng.randbytes(SECTOR * 4)), []
-    for data in files:
-        offsets.append(len(media))
-        media += data + rng.randbytes(-len(data) % SECTOR) + rng.randbytes(SECTOR * rng.randint(1, 8))
-    return bytes(media), offsets
-
-
-def carved(media: bytes, types: str) -> list[dict[str, object]]:
-    return [c.row for c in carve(Evidence.from_bytes(media), parse_types(types)) if isinstance(c, Carved)]
 
 
 def picture(size: tuple[int, int] = (320, 240), seed: int = 3) -> Image.Image:
@@ -59,7 +25,7 @@ def picture(size: tuple[int, int] = (320, 240), seed: int = 3) -> Image.Image:
 
 
 def noise(size: tuple[int, int] = (320, 240), seed: int = 5) -> Image.Image:
-    return Image.frombytes("RGB", size, random_bytes(size[0] * size[1] * 3, seed))
+    return Image.frombytes("RGB", size, filler(size[0] * size[1] * 3, seed))
 
 
 def encoded(img: Image.Image, fmt: str) -> bytes:
@@ -105,7 +71,7 @@ def test_noise_picture_with_random_gap_is_no_confident_full(kind: str) -> None:
     """Random filler inside noise pixels is invisible: the verdict must not claim more than it checked."""
     data = encoded(noise(), KINDS[kind])
     cut = (len(data) // 2) // SECTOR * SECTOR
-    media, [offset] = splice([data[:cut] + random_bytes(SECTOR * 40, 4) + data[cut:]])
+    media, [offset] = splice([data[:cut] + filler(SECTOR * 40, 4) + data[cut:]])
     [row] = [r for r in carved(media, kind) if r["offset"] == offset]
     assert row["validation"] == "partial" or float(row["confidence"]) <= 0.5  # type: ignore[arg-type]
 
@@ -122,4 +88,4 @@ def test_gif_with_foreign_bytes_in_its_image_data_is_partial(filler: str) -> Non
 
 
 def test_random_data_yields_nothing() -> None:
-    assert carved(random_bytes(16 << 20, 12), "gif,bmp,tiff") == []
+    assert carved(filler(16 << 20, 12), "gif,bmp,tiff") == []

@@ -7,43 +7,31 @@ from __future__ import annotations
 
 import hashlib
 import io
-import random
 import struct
 from functools import cache
 
+import numpy as np
 import pytest
+from carving_kit import SECTOR, filler, splice
+from carving_kit import carved as carved_types
 from PIL import Image
 
-from dftk.evidence import Evidence
-from dftk_plugins.carving.recovery import Carved, carve, parse_types
 from helpers import shared_data
 
-SECTOR = 512
 TEXT = b"Minutes of the meeting held on Tuesday; all members were present and the budget was approved.\n"
 
 
-def filler(n: int, seed: int) -> bytes:
-    return random.Random(seed).randbytes(n)
-
-
-def splice(files: list[bytes], seed: int = 1, gap: int = 8) -> tuple[bytes, list[int]]:
-    """Files at sector offsets between random filler; returns the media and each file's offset."""
-    rng = random.Random(seed)
-    media, offsets = bytearray(filler(SECTOR * 4, seed)), []
-    for data in files:
-        offsets.append(len(media))
-        media += data + rng.randbytes(-len(data) % SECTOR) + rng.randbytes(SECTOR * rng.randint(1, gap))
-    return bytes(media), offsets
-
-
-def carved(media: bytes) -> list[dict[str, object]]:
-    return [c.row for c in carve(Evidence.from_bytes(media), parse_types("jpeg")) if isinstance(c, Carved)]
+def carved(media: bytes, types: str = "jpeg") -> list[dict[str, object]]:
+    return carved_types(media, types)
 
 
 def photo(size: tuple[int, int] = (320, 240), **kw: object) -> bytes:
     """A JPEG of noise over a gradient: entropy-coded data of a few tens of KiB, like a small photograph."""
     gradient = Image.linear_gradient("L").resize(size)
-    noise = [Image.effect_noise(size, sigma) for sigma in (30, 60)]
+    # seeded Gaussian noise (Pillow's effect_noise cannot be seeded: every run would test another picture)
+    rng = np.random.default_rng(5)
+    noise = [Image.fromarray(rng.normal(128, sigma, size[::-1]).clip(0, 255).astype(np.uint8), "L")
+             for sigma in (30, 60)]
     out = io.BytesIO()
     Image.merge("RGB", (noise[0], gradient, noise[1])).save(out, "JPEG", quality=90, **kw)
     return out.getvalue()

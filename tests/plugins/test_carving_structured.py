@@ -11,30 +11,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from carving_kit import SECTOR, carved, filler, splice
 
-from dftk.evidence import Evidence
-from dftk_plugins.carving.recovery import Carved, carve, parse_types
 from helpers import shared_data
-
-SECTOR = 512
-
-
-def filler(n: int, seed: int) -> bytes:
-    return random.Random(seed).randbytes(n)
-
-
-def splice(files: list[bytes], seed: int = 1, gap: int = 8) -> tuple[bytes, list[int]]:
-    """Files at sector offsets between random filler; returns the media and each file's offset."""
-    rng = random.Random(seed)
-    media, offsets = bytearray(filler(SECTOR * 4, seed)), []
-    for data in files:
-        offsets.append(len(media))
-        media += data + rng.randbytes(-len(data) % SECTOR) + rng.randbytes(SECTOR * rng.randint(1, gap))
-    return bytes(media), offsets
-
-
-def carved(media: bytes, types: str | None = None) -> list[dict[str, object]]:
-    return [c.row for c in carve(Evidence.from_bytes(media), parse_types(types)) if isinstance(c, Carved)]
 
 
 def database(tmp: Path, rows: int = 400, page: int = 4096) -> bytes:
