@@ -177,7 +177,7 @@ def _candidates(space: Space, unit: Unit, formats: tuple[Format, ...]) -> Iterat
     scanner = _scanner(formats)
     for at in range(unit.start, unit.end, CHUNK):
         data = space.chunk(at, min(CHUNK, unit.end - at, space.size - at) + OVERLAP)
-        for offset, index in scanner.find(data):
+        for offset, index in scanner.find(data, unit.sector):
             if offset < CHUNK and at + offset < unit.end:
                 yield at + offset, formats[index]
 
@@ -185,7 +185,7 @@ def _candidates(space: Space, unit: Unit, formats: tuple[Format, ...]) -> Iterat
 def _scanner(formats: tuple[Format, ...]) -> Scanner:
     key = tuple(f.name for f in formats)
     if key not in _SCANNERS:
-        _SCANNERS[key] = Scanner([f.signatures for f in formats])
+        _SCANNERS[key] = Scanner([f.signatures for f in formats], [f.sector_signatures for f in formats])
     return _SCANNERS[key]
 
 

@@ -25,6 +25,8 @@ class Format:
     Attributes:
         name: the type (``--types`` name, output folder, manifest ``type``) unless ``kind`` refines it.
         signatures: hex strings (YARA syntax) found at the start of the file.
+        sector_signatures: hex strings looked for only at sector starts: short ones random data is full of
+            (``signatures.py``); files found by them inside other files are not found.
         validate: the structure-validating validator.
         max_size: bytes a validator may look at; a file is never carved longer.
         ext: the output file's extension.
@@ -41,6 +43,7 @@ class Format:
     nests: bool = False
     kind: Callable[[View, int], str] | None = None
     gaps: Reassembler | None = None
+    sector_signatures: tuple[str, ...] = ()
 
 
 FORMATS: tuple[Format, ...] = (
@@ -58,8 +61,8 @@ FORMATS: tuple[Format, ...] = (
            gaps=sqlite.sqlite_gaps),
     Format("riff", ("52 49 46 46 ?? ?? ?? ?? (57 41 56 45|41 56 49 20|57 45 42 50)",), media.riff, 1024 * MiB,
            "riff", kind=media.riff_kind, gaps=riff_gaps),
-    Format("pe", ("4D 5A",), executables.pe, 256 * MiB, "exe"),
-    Format("mp3", ("49 44 33 (02|03|04) 00 ?0", media.MP3_SYNC), media.mp3, 256 * MiB, "mp3"),
+    Format("pe", (), executables.pe, 256 * MiB, "exe", sector_signatures=("4D 5A",)),
+    Format("mp3", ("49 44 33 (02|03|04) 00 ?0",), media.mp3, 256 * MiB, "mp3", sector_signatures=(media.MP3_SYNC,)),
     Format("ogg", ("4F 67 67 53 00 02",), media.ogg, 1024 * MiB, "ogg", gaps=ogg_gaps),
     Format("flac", ("66 4C 61 43 00 00 00 22", "49 44 33 (02|03|04) 00 ?0"), media.flac, 1024 * MiB, "flac",
            gaps=flac_gaps),

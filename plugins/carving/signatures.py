@@ -5,6 +5,10 @@ jumps ``[2-4]``, ``~00``) because examiners and rule writers already read it; th
 regular expressions Hyperscan compiles. Hyperscan is used rather than YARA's scanner because it finds these
 anchored byte patterns faster, and the scan is the one part of carving that
 touches every byte of the media.
+
+Sector signatures are looked for only where a sector starts, with lookup tables over each sector's first bytes:
+they are the short ones (``4D 5A``, an MPEG frame header) that random data matches thousands of times, every
+match a validation, and a file a file system holds starts at a cluster, so at a sector.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import re
 
 import hyperscan
+import numpy as np
 
 _TOKEN = re.compile(r"\s*(?:(\?\?)|([0-9A-Fa-f?]{2})|(~[0-9A-Fa-f]{2})|(\[\s*\d*\s*(?:-\s*\d*\s*)?\])|([(|)]))")
 
@@ -45,14 +50,7 @@ def hex_to_regex(signature: str) -> str:
         ValueError: the signature is not a YARA hex string this translator knows.
     """
     out: list[str] = []
-    pos = 0
-    text = signature.strip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None or m.end() == pos:
-            raise ValueError(f"bad hex signature {signature!r} at {pos}")
-        pos = m.end()
-        any_byte, nibble, negated, jump, group = m.groups()
+    for any_byte, nibble, negated, jump, group in _tokens(signature):
         if any_byte:
             out.append(".")
         elif nibble:
@@ -66,26 +64,118 @@ def hex_to_regex(signature: str) -> str:
     return "".join(out)
 
 
-class Scanner:
-    """All signatures of some formats; ``find`` returns ``(offset, format index)`` of every candidate."""
+def hex_to_positions(signature: str) -> list[frozenset[int]]:
+    """The byte values a YARA hex string allows at each position, for a fixed-length string whose
+    alternatives are single bytes (``FF (E2|E3) ?0``).
+
+    Raises:
+        ValueError: a jump, a multi-byte alternative, or not a hex string.
+    """
+    positions: list[frozenset[int]] = []
+    group: list[set[int]] | None = None  # the alternatives of an open group, one byte each
+    for any_byte, nibble, negated, jump, bracket in _tokens(signature):
+        if jump:
+            raise ValueError(f"{signature!r}: a jump has no fixed length")
+        if bracket == "(" and group is None:
+            group = [set()]
+        elif bracket == "|" and group is not None:
+            group.append(set())
+        elif bracket == ")" and group is not None and all(len(alt) for alt in group):
+            positions.append(frozenset(set().union(*group)))
+            group = None
+        elif bracket:
+            raise ValueError(f"{signature!r}: only single-byte alternatives have a fixed length")
+        else:
+            values = (set(range(256)) if any_byte else _nibble_values(nibble) if nibble
+                      else set(range(256)) - {int(negated[1:], 16)})
+            if group is None:
+                positions.append(frozenset(values))
+            elif group[-1]:
+                raise ValueError(f"{signature!r}: only single-byte alternatives have a fixed length")
+            else:
+                group[-1] |= values
+    if group is not None or not positions:
+        raise ValueError(f"bad hex signature {signature!r}")
+    return positions
+
+
+def _tokens(signature: str) -> list[tuple[str, ...]]:
+    tokens = []
+    pos, text = 0, signature.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            raise ValueError(f"bad hex signature {signature!r} at {pos}")
+        pos = m.end()
+        tokens.append(m.groups())
+    return tokens
+
+
+def _nibble_values(token: str) -> set[int]:
+    if "?" not in token:
+        return {int(token, 16)}
+    if token[0] == "?":
+        return {high << 4 | int(token[1], 16) for high in range(16)}
+    return {int(token[0], 16) << 4 | low for low in range(16)}
+
+
+class _SectorSignatures:
+    """Signatures checked at each sector start: one 256-entry table per byte position, ANDed over the array of
+    every sector's first bytes."""
 
     def __init__(self, signatures: list[tuple[str, ...]]) -> None:
+        self.tables: list[tuple[int, np.ndarray]] = []
+        for index, sigs in enumerate(signatures):
+            for sig in sigs:
+                positions = hex_to_positions(sig)
+                table = np.zeros((len(positions), 256), dtype=bool)
+                for i, values in enumerate(positions):
+                    table[i, sorted(values)] = True
+                self.tables.append((index, table))
+
+    def find(self, data: bytes | memoryview, sector: int) -> list[tuple[int, int]]:
+        whole = len(data) // sector
+        if not self.tables or not whole:
+            return []
+        heads = np.frombuffer(data, dtype=np.uint8, count=whole * sector).reshape(whole, sector)
+        found = []
+        for index, table in self.tables:
+            hit = np.ones(whole, dtype=bool)
+            for i in range(min(len(table), sector)):
+                hit &= table[i][heads[:, i]]
+            found += [(int(s) * sector, index) for s in np.flatnonzero(hit)]
+        return found
+
+
+class Scanner:
+    """All signatures of some formats; ``find`` returns ``(offset, format index)`` of every candidate.
+
+    ``signatures[i]`` are found anywhere, ``sector_signatures[i]`` (when given) only at a multiple of ``sector``.
+    """
+
+    def __init__(self, signatures: list[tuple[str, ...]], sector_signatures: list[tuple[str, ...]] | None = None
+                 ) -> None:
+        self.sectors = _SectorSignatures(sector_signatures or [])
         expressions: list[bytes] = []
         ids: list[int] = []
         for index, sigs in enumerate(signatures):
             for sig in sigs:
                 expressions.append(hex_to_regex(sig).encode("ascii"))
                 ids.append(index)
+        self.expressions = len(expressions)
         self.database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        if not expressions:
+            return
         flags = hyperscan.HS_FLAG_DOTALL | hyperscan.HS_FLAG_SOM_LEFTMOST
         self.database.compile(expressions=expressions, ids=ids, elements=len(expressions),
                               flags=[flags] * len(expressions))
 
-    def find(self, data: bytes) -> list[tuple[int, int]]:
-        found: set[tuple[int, int]] = set()
+    def find(self, data: bytes | memoryview, sector: int = 512) -> list[tuple[int, int]]:
+        found: set[tuple[int, int]] = set(self.sectors.find(data, sector))
 
         def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
             found.add((start, index))
 
-        self.database.scan(data, match_event_handler=on_match)
+        if self.expressions:
+            self.database.scan(data, match_event_handler=on_match)
         return sorted(found)

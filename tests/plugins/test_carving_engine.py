@@ -10,7 +10,7 @@ import pytest
 import yara
 
 from dftk_plugins.carving.formats import FORMATS
-from dftk_plugins.carving.signatures import Scanner, hex_to_regex
+from dftk_plugins.carving.signatures import Scanner, hex_to_positions, hex_to_regex
 
 SYNTAX = ("4D 5A", "FF D8 FF (C0|C4|DB)", "42 4D ?? ?? 00 00", "FF F? ?0", "AB [2-4] CD", "AB [3] CD", "AB ~00 CD",
           "(4D 4D 00 2A | 49 49 2A 00)")
@@ -65,6 +65,34 @@ def test_every_declared_format_matches_like_yara_and_re() -> None:
         except yara.SyntaxError:
             continue
         assert {h for h in found if h[1] == index} == expected, FORMATS[index].name
+
+
+def test_sector_signatures_match_like_re_at_sector_starts() -> None:
+    """Sector signatures are found exactly where the translated expression matches at a sector start."""
+    rng = random.Random(11)
+    sector = 512
+    data = bytearray(rng.randbytes(sector * 4000))
+    for i in range(0, len(data), sector * 7):  # plant each declared sector signature's first form
+        data[i:i + 2] = b"MZ"
+        data[i + sector:i + sector + 4] = b"\xff\xfb\x90\x64"
+    sector_signatures = [f.sector_signatures for f in FORMATS]
+    assert any(sector_signatures)
+    found = Scanner([() for _ in FORMATS], sector_signatures).find(bytes(data), sector)
+    expected = {(at, index) for at, index in _re_hits(sector_signatures, bytes(data)) if at % sector == 0}
+    assert found == sorted(expected)
+    assert len(found) > 1000
+    both = Scanner([f.signatures for f in FORMATS], sector_signatures).find(bytes(data), sector)
+    assert set(found) <= set(both) and set(both) - set(found) == set(Scanner([f.signatures for f in FORMATS]).find(
+        bytes(data)))
+
+
+def test_sector_signature_positions() -> None:
+    assert hex_to_positions("FF (E2|E3) ?0 ~00 ??") == [
+        frozenset({0xFF}), frozenset({0xE2, 0xE3}), frozenset(h << 4 for h in range(16)),
+        frozenset(range(1, 256)), frozenset(range(256))]
+    for bad in ("AB [2-4] CD", "(4D 4D | 49 49)", "(AB", "FF ZZ", ""):
+        with pytest.raises(ValueError):
+            hex_to_positions(bad)
 
 
 def test_translation_and_refusal() -> None:
