@@ -133,7 +133,7 @@ class _SectorSignatures:
                     table[i, sorted(values)] = True
                 self.tables.append((index, table))
 
-    def find(self, data: bytes | memoryview, sector: int) -> list[tuple[int, int]]:
+    def find(self, data: bytes, sector: int) -> list[tuple[int, int]]:
         whole = len(data) // sector
         if not self.tables or not whole:
             return []
@@ -170,7 +170,7 @@ class Scanner:
         self.database.compile(expressions=expressions, ids=ids, elements=len(expressions),
                               flags=[flags] * len(expressions))
 
-    def find(self, data: bytes | memoryview, sector: int = 512) -> list[tuple[int, int]]:
+    def find(self, data: bytes, sector: int = 512) -> list[tuple[int, int]]:
         found: set[tuple[int, int]] = set(self.sectors.find(data, sector))
 
         def on_match(index: int, start: int, end: int, flags: int, context: object) -> None:
