@@ -17,14 +17,13 @@ chain to EOI; the strict decode of each reassembly decides, a bounded number of 
 
 from __future__ import annotations
 
-import importlib
 import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from itertools import islice
-from types import ModuleType
+
+import simplejpeg
 
 from dftk_plugins.carving.fragments import MAX_GAP, boundaries, first_valid
 from dftk_plugins.carving.images import decodes
@@ -84,7 +83,7 @@ def jpeg(view: View) -> Verdict | None:
     data = view.read(0, chain.end)
     sound = _sound(data)
     foreign = _foreign(view, chain, certain=True) if sound is not False else _foreign(view, chain)
-    if foreign is None and (sound or (sound is None and decodes(data))):
+    if foreign is None and (sound or (sound is None and decodes(data, "JPEG"))):
         # sound is None: a kind libjpeg-turbo cannot judge (Pillow's lenient decode is the weaker check)
         return Verdict(_more_images(view, chain), True, 0.99 if sound else 0.8)
     return Verdict(foreign or chain.end, False, 0.5, foreign or 0)
@@ -166,7 +165,6 @@ def _entropy_end(view: View, pos: int) -> int | None:
 def _sound(data: bytes) -> bool | None:
     """Whether libjpeg-turbo decodes the image without a warning (True), finds its entropy-coded data corrupt
     (False), or cannot judge it (None: a sampling or precision it does not decode, a decompression bomb)."""
-    simplejpeg = _libjpeg_turbo()
     try:
         height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
         if int(width) * int(height) > MAX_PIXELS:
@@ -178,13 +176,6 @@ def _sound(data: bytes) -> bool | None:
     except (RuntimeError, MemoryError, OverflowError, TypeError):
         return None
     return True
-
-
-@cache
-def _libjpeg_turbo() -> ModuleType:
-    """simplejpeg (libjpeg-turbo's TurboJPEG API), imported on first use: it brings numpy, whose import
-    costs a sixth of a second that a process carving no JPEG (the parent of the workers) need not pay."""
-    return importlib.import_module("simplejpeg")
 
 
 def _more_images(view: View, chain: Chain) -> int:

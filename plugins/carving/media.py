@@ -31,7 +31,7 @@ def riff(view: View) -> Verdict | None:
         return Verdict(view.size, False, 0.3, 0)
     if pos not in (end, end + 1):
         return Verdict(min(pos, end), False, 0.3, 0)
-    if head[8:12] == b"WEBP" and not decodes(view.read(0, end)):
+    if head[8:12] == b"WEBP" and not decodes(view.read(0, end), "WEBP"):
         return Verdict(end, False, 0.4, 0)
     if head[8:12] == b"WAVE" and (cut := wav_break(view)) is not None:
         return Verdict(cut, False, 0.3, cut)  # filler inside the samples: a fragment break
