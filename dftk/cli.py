@@ -39,10 +39,10 @@ COMMAND_GROUP = "dftk.commands"
 
 
 def entry_points(group: str) -> Any:
-    """The entry points of a group (importlib.metadata loads only when a plugin command is looked for)."""
-    from importlib.metadata import entry_points as registered
+    """The entry points of a group (read only when a plugin command is looked for)."""
+    from dftk.entrypoints import entry_points as registered
 
-    return registered(group=group)
+    return registered(group)
 
 
 def plugin_commands(core: dict[str, str]) -> dict[str, str]:

@@ -14,7 +14,6 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -158,7 +157,7 @@ class LoadedPlugin:
         }
 
 
-def _source(ep: EntryPoint) -> str:
+def _source(ep: Any) -> str:
     dist = ep.dist.name if ep.dist is not None else "?"
     return f"{dist}: {ep.value}"
 
@@ -195,8 +194,10 @@ def discover(eps: Any = None) -> dict[str, LoadedPlugin]:
     Raises:
         PluginLoadError: a plugin fails to import or validate, or two share a name (both named).
     """
+    from dftk.entrypoints import entry_points
+
     found: dict[str, LoadedPlugin] = {}
-    for ep in sorted(eps if eps is not None else entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for ep in sorted(eps if eps is not None else entry_points(ENTRY_POINT_GROUP), key=lambda e: e.name):
         source = _source(ep)
         try:
             obj = ep.load()
