@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,7 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
     # forked workers: a unit needs only the evidence spec (reopened in the worker) and the format tables
     executor = InProcessExecutor() if workers <= 1 or evidence.format == "bytes" else make_executor(workers, "fork")
     paths: dict[int, str] = {}
+    output = _Output(outdir) if outdir is not None else None
 
     def results() -> Iterator[list[Hit]]:
         for result in executor.map(carve_unit, units(evidence, runs, types)):
@@ -112,7 +114,7 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
         for hit, parent in merge(results()):
             if parent is not None and id(parent) not in paths:
                 continue  # inside a file not reported (identical to an allocated one)
-            carved = _recover(evidence, space, hit, paths.get(id(parent)) if parent else None, outdir)
+            carved = _recover(evidence, space, hit, paths.get(id(parent)) if parent else None, output)
             if allocated is not None and parent is None:
                 carved = _unless_allocated(carved, allocated, outdir)
             if carved.identical_to is None:
@@ -125,25 +127,43 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
     yield from problems
 
 
-def _recover(evidence: Evidence, space: Space, hit: Hit, parent: str | None, outdir: Path | None) -> Carved:
+class _Output:
+    """The output folder: one type folder made once, files written with plain descriptors (each carved file
+    is written whole in a few large writes, so Python's buffered file layer only adds system calls)."""
+
+    def __init__(self, outdir: Path) -> None:
+        self.outdir = outdir
+        self.folders: set[str] = set()
+
+    def create(self, kind: str, path: str) -> int:
+        if kind not in self.folders:
+            (self.outdir / kind).mkdir(parents=True, exist_ok=True)
+            self.folders.add(kind)
+        return os.open(self.outdir / path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+
+
+def _write(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _recover(evidence: Evidence, space: Space, hit: Hit, parent: str | None, output: _Output | None) -> Carved:
     runs = tuple(r for at, n in hit.fragments for r in space.image_runs(at, n))
     ext = EXTENSIONS.get(hit.kind, hit.kind if hit.kind != hit.name else _ext(hit.name))
     path = f"{hit.kind}/{runs[0][0]}.{ext}"
     digest, size = hashlib.sha256(), 0
-    out = None
-    if outdir is not None:
-        (outdir / hit.kind).mkdir(parents=True, exist_ok=True)
-        out = (outdir / path).open("wb")
+    fd = output.create(hit.kind, path) if output is not None else -1
     try:
         for at, n in runs:
             for _, data in evidence.chunks(READ, at, at + n):
                 digest.update(data)
                 size += len(data)
-                if out is not None:
-                    out.write(data)
+                if fd >= 0:
+                    _write(fd, data)
     finally:
-        if out is not None:
-            out.close()
+        if fd >= 0:
+            os.close(fd)
     row = {"path": path, "type": hit.kind, "offset": runs[0][0], "fragments": [list(r) for r in runs],
            "size": size, "sha256": digest.hexdigest(), "validation": "full" if hit.full else "partial",
            "confidence": round(hit.confidence, 3), "embedded_in": parent}

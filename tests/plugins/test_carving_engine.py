@@ -32,7 +32,9 @@ def _sample() -> bytes:
     rng = random.Random(7)
     parts = [rng.randbytes(rng.randrange(1, 300)) for _ in range(400)]
     planted = [b"MZ", b"\xff\xd8\xff\xc4", b"BM\x01\x02\x00\x00", b"\xff\xf3\x10", b"\xab\x01\x02\x03\xcd",
-               b"\xab\x01\x00\xcd", b"\xab\x01\xcd", b"MM\x00*", b"II*\x00", b"\x89PNG\r\n\x1a\n", b"RIFF\0\0\0\0WAVE"]
+               b"\xab\x01\x00\xcd", b"\xab\x01\xcd", b"MM\x00*", b"II*\x00", b"\x89PNG\r\n\x1a\n", b"RIFF\0\0\0\0WAVE",
+               # a signature's literal start without the rest: searched by the literal, refused by the check
+               b"\xff\xd8\xff\x01", b"RIFF\0\0\0\0XAVE", b"GIF89b", b"ID3\x05\x00\x00"]
     return b"".join(p + planted[i % len(planted)] for i, p in enumerate(parts))
 
 
