@@ -60,10 +60,12 @@ run() {  # run NAME OUT CMD...: time CMD with a warm page cache into a fresh OUT
 # the timing is of carving, not of compiling Python sources on every start.
 "$py" -m compileall -q "$here/../dftk" "$here/../plugins" > /dev/null
 in_work() { (cd "$work" && mkdir -p out_photorec && "$@"); }  # photorec may leave photorec.se2/.log there
-# dftk and PhotoRec run ROUNDS times in turn (default 3) and the best time counts: a single run on this VM
-# varies by about 0.3 s with the file system's state (the image just written, earlier outputs freed).
-echo "carving (page cache warm), dftk and photorec best of ${ROUNDS:-3}:"
-for round in $(seq "${ROUNDS:-3}"); do
+# dftk and PhotoRec run ROUNDS times in turn (default 5) and the best time counts: a single run on this VM
+# varies by about 0.3 s with the file system's state (the image just written, earlier outputs freed: on an
+# ext4 without a journal, creating a file skips every inode deleted in the last minutes, and each of the
+# ~450 output files then costs about 1 ms of kernel time, for every tool alike).
+echo "carving (page cache warm), dftk and photorec best of ${ROUNDS:-5}:"
+for round in $(seq "${ROUNDS:-5}"); do
   run dftk "$work/out_dftk" "$dftk" carve "$image" "$work/out_dftk" ${workers:+--workers "$workers"}
   run dftk_1w "$work/out_dftk_1w" "$dftk" carve "$image" "$work/out_dftk_1w" --workers 1
   run photorec "$work/out_photorec" in_work photorec /d "$work/out_photorec/recup_dir" /cmd "$image" \
