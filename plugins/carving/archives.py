@@ -22,6 +22,7 @@ _CENTRAL = b"PK\x01\x02"
 _ZIP_END = b"PK\x05\x06"
 _DESCRIPTOR = b"PK\x07\x08"
 WINDOW = 1 << 20
+FIRST_WINDOW = 64 << 10  # a _Window's first read
 NEAR = 1 << 20  # how far past the local entries an end record is looked for (APK signing blocks sit there)
 _FIRST_METHODS = (0, 8, 9, 12, 14, 99)
 MAX_ENTRIES = 1 << 20
@@ -43,19 +44,22 @@ class _Entry:
 
 
 class _Window:
-    """Reads of a view served from one large buffer: a ZIP's records are met in order."""
+    """Reads of a view served from one buffer: a ZIP's records are met in order. Every refill copies its
+    bytes, and most archives are small, so the first is small; each refill doubles it, up to WINDOW."""
 
     def __init__(self, view: View) -> None:
         self.view: View = view
         self.at = 0
         self.buf = b""
+        self.span = FIRST_WINDOW
 
     def get(self, pos: int, n: int) -> bytes:
         if n > WINDOW:
             data: bytes = self.view.read(pos, n)
             return data
         if pos < self.at or pos + n > self.at + len(self.buf):
-            self.at, self.buf = pos, self.view.read(pos, WINDOW)
+            self.at, self.buf = pos, self.view.read(pos, max(n, self.span))
+            self.span = min(2 * self.span, WINDOW)
         return self.buf[pos - self.at:pos - self.at + n]
 
 

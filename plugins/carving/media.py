@@ -302,7 +302,8 @@ def _utf8_extra(first: int) -> int:
 
 
 _EXTRA = tuple(_utf8_extra(b) for b in range(256))  # a table: every frame header is parsed, often twice
-_RATE_BYTES = {12: 1, 13: 2, 14: 2}  # sample rate codes followed by the rate itself
+_BLOCK_BY_CODE = tuple(_BLOCK.get(code, 0) for code in range(16))
+_RATE_BYTES = (0,) * 12 + (1, 2, 2, 0)  # sample rate codes 12-14 are followed by the rate itself
 
 
 def _flac_header(data: bytes) -> tuple[int, int, int] | None:
@@ -313,19 +314,20 @@ def _flac_header(data: bytes) -> tuple[int, int, int] | None:
     code, rate_code = data[2] >> 4, data[2] & 0xF
     if code == 0 or rate_code == 15 or (data[3] >> 4) > 10:
         return None
-    first = data[4]
-    extra = _EXTRA[first]
-    if extra < 0 or len(data) < 5 + extra or any(b & 0xC0 != 0x80 for b in data[5:5 + extra]):
+    extra = _EXTRA[data[4]]
+    if extra < 0 or len(data) < 5 + extra:
         return None
-    number = first & ((0x7F >> extra) if extra else 0x7F)
+    number = data[4] & (0x7F >> extra)
     for byte in data[5:5 + extra]:
+        if byte & 0xC0 != 0x80:
+            return None
         number = number << 6 | byte & 0x3F
     pos = 5 + extra
-    size = _BLOCK.get(code, 0)
+    size = _BLOCK_BY_CODE[code]
     if code in (6, 7):
         size = int.from_bytes(data[pos : pos + code - 5], "big") + 1
         pos += code - 5
-    pos += _RATE_BYTES.get(rate_code, 0)
+    pos += _RATE_BYTES[rate_code]
     if pos >= len(data):
         return None
     crc, table = 0, _CRC8
@@ -344,21 +346,32 @@ def _flac_crc16_end(data: bytes, low: int) -> int | None:
     return None
 
 
-def _flac_next(data: bytes, start: int, end: int,
-               header: tuple[int, int, int]) -> tuple[int, tuple[int, int, int]] | None:
-    """Where in ``data[start:end]`` (one frame onward) the frame's successor starts, and its header: a header
-    with the same blocking strategy, a valid CRC-8 and the next frame (or first sample) number. Two
-    CRC-checked, numbered headers in sequence bound the frame, so its CRC-16 need not be computed byte by
-    byte. Positions are in ``data``, which may hold more than this frame's window (``end`` bounds it)."""
-    sync = data[start:start + 2]
-    expected = header[2] + (header[1] if sync[1] & 1 else 1)
-    at = data.find(sync, start + header[0] + 2, end)
-    while at >= 0:
-        following = _flac_header(data[at:min(at + 16, end)])
-        if following is not None and following[2] == expected:
-            return at, following
-        at = data.find(sync, at + 1, end)
-    return None
+def _flac_chain(buf: bytes, pos: int, size: int, window: int, header: tuple[int, int, int],
+                room: int) -> tuple[int, tuple[int, int, int], int, bool]:
+    """Follows the frames in ``buf`` from ``pos`` (whose header is given) while each one's successor is
+    found: a header within its window (``window`` bytes, cut at ``size``, the view's end) with the same
+    blocking strategy, a valid CRC-8 and the next frame (or first sample) number. Two CRC-checked, numbered
+    headers in sequence bound a frame, so its CRC-16 need not be computed byte by byte. Stops before a frame
+    that would reach ``room`` samples (0: no limit). Returns (the frame it stopped at, its header, the
+    samples of the frames passed, whether it stopped only because the buffer ends within that frame's
+    window). One tight loop: a stream of tiny frames has thousands."""
+    sync = buf[pos:pos + 2]
+    variable, find, samples, buffered = sync[1] & 1, buf.find, 0, len(buf)
+    while not room or samples + header[1] < room:
+        end = pos + window if pos + window < size else size
+        if end > buffered:
+            return pos, header, samples, True
+        expected = header[2] + (header[1] if variable else 1)
+        at = find(sync, pos + header[0] + 2, end)
+        while at >= 0:
+            following = _flac_header(buf[at:at + 16 if at + 16 < end else end])
+            if following is not None and following[2] == expected:
+                break
+            at = find(sync, at + 1, end)
+        else:
+            break
+        samples, pos, header = samples + header[1], at, following
+    return pos, header, samples, False
 
 
 def _flac_metadata(view: View, pos: int) -> int | None:
@@ -408,12 +421,12 @@ def _flac_frames(view: View, pos: int, streaminfo: bytes) -> tuple[int, int]:
             header = _flac_header(buf[pos - at:min(pos - at + 16, end - at)])
             if header is None:
                 break
-        if not total or samples + header[1] < total:
-            following = _flac_next(buf, pos - at, end - at, header)
-            if following is not None:
-                samples, pos, header = samples + header[1], at + following[0], following[1]
-                continue
-        data = buf[pos - at:end - at]
+        pos, header, passed, more = _flac_chain(buf, pos - at, view.size - at, window, header,
+                                                total - samples if total else 0)
+        pos, samples = at + pos, samples + passed
+        if more:
+            continue
+        data = buf[pos - at:min(pos + window, view.size) - at]
         last = _flac_crc16_end(data, max(min_frame, header[0] + 3))  # the last frame, or a cut
         if last is None or (not total and _flac_header(view.read(pos + last, 16)) is not None):
             break

@@ -49,6 +49,9 @@ class _Pages:
     def __init__(self, view: View, head: bytes, page: int, count: int) -> None:
         self.view, self.page, self.count = view, page, count
         self.usable = page - head[20]
+        # the most and least payload kept on a b-tree page (SQLite's file format, 1.6), by cell kind
+        self.most_table, self.most_index = self.usable - 35, (self.usable - 12) * 64 // 255 - 23
+        self.least = (self.usable - 12) * 32 // 255 - 23
         self.kinds = bytearray(count + 1)
         self.children: list[tuple[int, int, int]] = []  # (parent, child, family: 1 table, 2 index)
         self.overflow: list[tuple[int, int]] = []  # (referencing page, first overflow page)
@@ -152,26 +155,35 @@ class _Pages:
         return bool(used == usable - content)
 
     def _cell(self, number: int, data: bytes, pos: int, kind: int, family: int) -> int | None:
-        """The cell's size on the page (its overflow chain's first page recorded)."""
+        """The cell's size on the page (its overflow chain's first page recorded). Varints of one or two
+        bytes (the usual payload sizes and row ids) are read inline: a page holds many cells."""
         start = pos
-        if kind in (_TABLE_INTERIOR, _INDEX_INTERIOR):
+        if kind == _TABLE_INTERIOR or kind == _INDEX_INTERIOR:
             child = struct.unpack(">I", data[pos:pos + 4])[0]
             if not 0 < child <= self.count:
                 return None
             self.children.append((number, child, family))
             pos += 4
             if kind == _TABLE_INTERIOR:
-                return 4 + _varint(data, pos)[1]
-        payload, n = _varint(data, pos)
-        pos += n
-        if kind == _TABLE_LEAF:
-            pos += _varint(data, pos)[1]
-        usable = self.usable
-        most = usable - 35 if kind == _TABLE_LEAF else (usable - 12) * 64 // 255 - 23
-        least = (usable - 12) * 32 // 255 - 23
+                return 5 if data[pos] < 0x80 else 6 if data[pos + 1] < 0x80 else 4 + _varint(data, pos)[1]
+        payload = data[pos]
+        if payload < 0x80:
+            pos += 1
+        elif data[pos + 1] < 0x80:
+            payload, pos = (payload & 0x7F) << 7 | data[pos + 1], pos + 2
+        else:
+            payload, n = _varint(data, pos)
+            pos += n
+        if kind == _TABLE_LEAF:  # the row id: only its length matters
+            pos += 1 if data[pos] < 0x80 else 2 if data[pos + 1] < 0x80 else _varint(data, pos)[1]
+            most = self.most_table
+        else:
+            most = self.most_index
         if payload <= most:
-            return max(4, pos - start + payload)
-        local = least + (payload - least) % (usable - 4)
+            size = pos - start + payload
+            return size if size > 4 else 4
+        least = self.least
+        local = least + (payload - least) % (self.usable - 4)
         local = local if local <= most else least
         first = struct.unpack(">I", data[pos + local:pos + local + 4])[0]
         if not 0 < first <= self.count:
