@@ -192,6 +192,7 @@ def _bmp_layout(view: View) -> tuple[int, raster_gaps.Raster | None] | None:
 
 _TIFF_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
 _DATA_PAIRS = ((273, 279), (324, 325), (513, 514))  # strips, tiles, JPEG thumbnail: offsets and byte counts
+_DATA_TAGS = frozenset(tag for pair in _DATA_PAIRS for tag in pair)
 MAX_IFDS = 64
 
 
@@ -279,7 +280,8 @@ def _tiff_ifd(view: View, order: str, at: int) -> tuple[int, int, int, bool] | N
         size = _TIFF_SIZES.get(kind, 1) * n
         if size > 4:
             extent = max(extent, struct.unpack_from(order + "I", table, i * 12 + 8)[0] + size)
-        values[tag] = _tiff_values(view, order, table[i * 12 + 4 : i * 12 + 12], kind, n)
+        # only the strip, tile and thumbnail entries' values are looked at (the others only by their presence)
+        values[tag] = _tiff_values(view, order, table[i * 12 + 4 : i * 12 + 12], kind, n) if tag in _DATA_TAGS else ()
     for offsets, counts in _DATA_PAIRS:
         for start, length in zip(values.get(offsets, ()), values.get(counts, ()), strict=False):
             extent = max(extent, start + length)
