@@ -8,7 +8,10 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from dftk_plugins.carving.fragments import MAX_SHIFTS, MAX_TRIES, beyond
 from dftk_plugins.carving.inflate import inflate_bounded
@@ -316,7 +319,7 @@ def _located(view: View, head: bytes) -> list[tuple[int, Any]]:
     minifat_first = struct.unpack("<I", head[60:64])[0]
     fat = [s for s in struct.unpack("<109I", head[76:512]) if s < _SPECIAL][:fat_count]
     limit = fat_count * per
-    located = []
+    located: list[tuple[int, Any]] = []
     for number, index in enumerate(fat):
         marked = [s % per for s in fat if s // per == number]
         located.append((unit + index * unit, _fat_test(limit, per, marked)))
@@ -327,14 +330,38 @@ def _located(view: View, head: bytes) -> list[tuple[int, Any]]:
     return located
 
 
-def _fat_test(limit: int, per: int, marked: list[int]) -> Any:
-    def test(data: bytes) -> bool:
-        if len(data) < per * 4:
+def _fat_test(limit: int, per: int, marked: list[int]) -> _FatTest:
+    return _FatTest(limit, per, marked)
+
+
+@dataclass(frozen=True, slots=True)
+class _FatTest:
+    """Whether a sector holds FAT entries (each below ``limit`` or a marker, at least one marker) with the
+    entries at ``marked`` saying FAT sector; ``sectors`` checks a whole region at once."""
+
+    limit: int
+    per: int
+    marked: list[int]
+
+    def __call__(self, data: bytes) -> bool:
+        if len(data) < self.per * 4:
             return False
-        words = struct.unpack(f"<{per}I", data[:per * 4])
-        return (all(w < limit or w >= _DIFSECT for w in words) and any(w in _FAT_MARKERS for w in words)
-                and all(words[m] == _FATSECT for m in marked))
-    return test
+        words = struct.unpack(f"<{self.per}I", data[:self.per * 4])
+        return (all(w < self.limit or w >= _DIFSECT for w in words) and any(w in _FAT_MARKERS for w in words)
+                and all(words[m] == _FATSECT for m in self.marked))
+
+    def sectors(self, region: bytes, sector: int) -> list[int]:
+        """The ends of the whole ``sector``-sized pieces of ``region`` that pass (one numpy pass, not a loop
+        over every entry of every sector: zero-filled sectors pass the first check and cost the most)."""
+        count = len(region) // sector
+        if not count or sector < self.per * 4:
+            return []
+        rows = np.frombuffer(region, dtype=np.uint8, count=count * sector).reshape(count, sector)
+        words = np.ascontiguousarray(rows[:, :self.per * 4]).view("<u4")
+        markers = words >= _DIFSECT  # the markers (_FAT_MARKERS) are the four largest values
+        fine = ((words < min(self.limit, 1 << 32)) | markers).all(axis=1) & markers.any(axis=1)
+        fine &= (words[:, self.marked] == _FATSECT).all(axis=1)
+        return [int(i + 1) * sector for i in np.flatnonzero(fine)]
 
 
 def _root_test(data: bytes) -> bool:
@@ -346,13 +373,20 @@ def _ole2_gaps(view: View, misplaced: list[tuple[int, Any]], sector: int) -> Ite
     pos, test = misplaced[0]
     region = beyond(view, view.start + pos + sector, OLE2_GAP)
     found = 0
-    for gap in range(sector, len(region) + 1, sector):
-        if test(region[gap - sector:gap]) and all(other(beyond(view, view.start + p + gap, sector))
-                                                  for p, other in misplaced[1:]):
+    for gap in _passing(test, region, sector):
+        if all(other(beyond(view, view.start + p + gap, sector)) for p, other in misplaced[1:]):
             yield gap
             found += 1
             if found >= MAX_SHIFTS:
                 return
+
+
+def _passing(test: Any, region: bytes, sector: int) -> Iterator[int]:
+    """The ends of the whole sectors of ``region`` that pass ``test``, in order."""
+    if isinstance(test, _FatTest):
+        yield from test.sectors(region, sector)
+    else:
+        yield from (gap for gap in range(sector, len(region) + 1, sector) if test(region[gap - sector:gap]))
 
 
 def _ole2_cut(validate: Validator, view: View, gap: int, high: int, sector: int) -> Verdict | bool:

@@ -30,11 +30,14 @@ from dftk_plugins.carving.fragments import boundaries, first_valid
 from dftk_plugins.carving.model import Validator, Verdict, View
 
 MAX_CODE = 4095
-READ = 1 << 16  # sub-blocks are walked in memory, this many bytes read at a time
+READ = 1 << 16  # a broken image's sub-blocks are walked in memory, this many bytes read at a time
+WALK = 1 << 20  # sub_blocks reads this many bytes at a time
 MAX_GAP = 4 << 20  # how far after the break the second fragment is looked for
 MAX_CUTS = 24  # sector boundaries after the last sound LZW generation tried as the cut
 MAX_RESUMES = 512  # resumes whose sub-block chain fits that get the quick LZW check
 QUICK = 1 << 15  # bytes of the second fragment's data the quick LZW check decodes
+_ROWS = 8  # generations checked at a time by _typical
+_RUN = 1 << 16  # how far ahead a chain walk looks for a run of full sub-blocks at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,9 @@ class _Layout:
     ends: np.ndarray  # bit offset after each code
     masks: np.ndarray  # (1 << width) - 1
     limits: np.ndarray  # the largest value each code of a growing table may take
+    # per bit phase of the generation's start (0-7): the byte each code starts in and its shift in there
+    bytes_at: tuple[np.ndarray, ...]
+    shifts: tuple[np.ndarray, ...]
 
 
 @cache
@@ -73,24 +79,33 @@ def _full_layout() -> _Layout:
 
 def _frozen(widths: np.ndarray, limits: np.ndarray) -> _Layout:
     ends = np.cumsum(widths)
-    arrays = (ends - widths, ends, (1 << widths) - 1, limits)
-    for a in arrays:
+    starts = ends - widths
+    phased = [starts + phase for phase in range(8)]
+    bytes_at, shifts = tuple(p >> 3 for p in phased), tuple(p & 7 for p in phased)
+    for a in (starts, ends, widths, limits, *bytes_at, *shifts):
         a.setflags(write=False)  # shared by every call: never changed in place
-    return _Layout(*arrays)
+    return _Layout(starts, ends, (1 << widths) - 1, limits, bytes_at, shifts)
 
 
 def sub_blocks(view: View, pos: int, payload: bytearray | None = None, cap: int = 0) -> int | None:
     """Where the sub-block chain at ``pos`` ends (after its terminator), or None if it runs off the view;
     the blocks' data is appended to ``payload`` (when given) up to ``cap`` bytes."""
-    buf, base = b"", pos
+    buf, base, step = b"", pos, 1 << 12  # short chains (extensions) are common: reads grow up to WALK
     while True:
         if pos - base >= len(buf):
-            buf, base = view.read(pos, READ), pos
+            buf, base, step = view.read(pos, step), pos, min(step * 8, WALK)
             if not buf:
                 return None
         size = buf[pos - base]
         if size == 0:
             return pos + 1
+        if size == 0xFF:  # encoders write full blocks: a run of them is taken at once
+            full = _full_run(buf, pos - base)
+            if full:
+                if payload is not None and len(payload) < cap:
+                    payload += _run_data(buf, pos - base, min(full, -(-(cap - len(payload)) // 0xFF)))
+                pos += 0x100 * full  # wholly inside the read bytes, so inside the view
+                continue
         if payload is not None and len(payload) < cap:
             start = pos + 1 - base
             piece = buf[start:start + size]
@@ -100,9 +115,43 @@ def sub_blocks(view: View, pos: int, payload: bytearray | None = None, cap: int 
             return None
 
 
+def _full_run(buf: bytes, at: int) -> int:
+    """How many 255-byte sub-blocks follow one another from ``at`` wholly inside ``buf`` (the length
+    bytes taken by slicing: no loop per block)."""
+    lengths = buf[at:at + (len(buf) - at) // 0x100 * 0x100:0x100]
+    return len(lengths) - len(lengths.lstrip(b"\xff"))
+
+
+def _run_data(buf: bytes, at: int, count: int) -> bytes:
+    """The data of ``count`` 255-byte sub-blocks from ``at`` in ``buf``: the blocks less their length bytes."""
+    if count == 1:
+        return buf[at + 1:at + 0x100]
+    blocks = np.frombuffer(buf, dtype=np.uint8, count=0x100 * count, offset=at).reshape(count, 0x100)
+    data: bytes = blocks[:, 1:].tobytes()
+    return data
+
+
 def lzw_ok(data: bytes, min_code_size: int, pixels: int) -> bool:
     """Whether ``data`` is one GIF image's LZW stream giving exactly ``pixels`` pixels and then the end code."""
-    return lzw_run(data, min_code_size, pixels)[0] == 1
+    return _whole_run(bytes(data), min_code_size, pixels)[0] == 1
+
+
+_LAST: list[tuple[bytes, int, int, int, int]] = []  # the last whole run: data, code size, pixels, its state
+
+
+def _whole_run(data: bytes, min_code_size: int, pixels: int) -> tuple[int, int, int, int]:
+    """``lzw_run`` over a whole image's data. A run's state at a generation start depends only on the bytes
+    before it, so data starting with the same bytes as the last run's (the gap carver re-reads the image
+    the validator found broken) resumes from the last generation that run reached: the same outcome."""
+    if _LAST:
+        seen, mcs, count, bit, done = _LAST[0]
+        if (mcs, count) == (min_code_size, pixels) and data.startswith(seen[:(bit + 7) >> 3]):
+            run = lzw_run(data, min_code_size, pixels, bit, done)
+            _LAST[0] = (data, min_code_size, pixels, run[1], run[2])
+            return run
+    run = lzw_run(data, min_code_size, pixels)
+    _LAST[:] = [(data, min_code_size, pixels, run[1], run[2])]
+    return run
 
 
 def lzw_run(data: bytes, min_code_size: int, pixels: int, bit: int = 0, done: int = 0,
@@ -119,6 +168,7 @@ def lzw_run(data: bytes, min_code_size: int, pixels: int, bit: int = 0, done: in
     words = np.ndarray((len(buffer) - 3,), dtype="<u4", buffer=buffer, strides=(1,))
     total = len(data) * 8
     while True:
+        bit, done = _typical(words, total, bit, min_code_size, pixels, done)
         after, made, status = _generation(words, total, bit, min_code_size, pixels - done)
         if status == _RAN_OUT:
             return (0 if partial else -1), bit, done, total
@@ -131,6 +181,50 @@ def lzw_run(data: bytes, min_code_size: int, pixels: int, bit: int = 0, done: in
 
 
 _CLEAR, _END, _BAD, _RAN_OUT = 0, 1, 2, 3
+
+
+def _typical(words: np.ndarray, total: int, bit: int, mcs: int, pixels: int, done: int) -> tuple[int, int]:
+    """Skips the generations from ``bit`` that fill the table and are followed at once by a clear code, as
+    encoders write them, checked ``_ROWS`` at a time (a generation per row: one numpy pass instead of one
+    per generation): the start of the first generation that is not such, and the pixels made before it.
+    Each skipped generation passes exactly the checks ``_generation`` makes, with the same outcome."""
+    layout = _layout(mcs)
+    clear = 1 << mcs
+    length = int(layout.ends[-1]) + 12  # a full generation and its clear code
+    while True:
+        rows = min(_ROWS, (total - bit) // length)  # wholly within the data
+        if rows < 1:
+            return bit, done
+        starts = length * np.arange(rows) + (bit & 7)  # from the byte the first generation starts in
+        span = words[bit >> 3:(bit >> 3) + ((int(starts[-1]) + length) >> 3) + 1].copy()
+        at = starts[:, None] + layout.starts
+        codes = (span[at >> 3] >> (at & 7)) & layout.masks
+        after = starts + int(layout.ends[-1])
+        ending = (span[after >> 3] >> (after & 7)) & MAX_CODE
+        fine = (ending == clear) & ~((codes >> 1) == clear >> 1).any(axis=1) & ~(codes > layout.limits).any(axis=1)
+        sound = rows if fine.all() else int(fine.argmin())
+        made = np.cumsum(_row_lengths(codes[:sound], clear + 2).sum(axis=1))
+        sound = int(np.searchsorted(made, pixels - done, side="right"))  # no more pixels than the picture's
+        if sound:
+            bit, done = bit + length * sound, done + int(made[sound - 1])
+        if sound < rows:
+            return bit, done
+
+
+def _row_lengths(codes: np.ndarray, base: int) -> np.ndarray:
+    """The string length of each code of sound generations (one per row), by pointer jumping as in
+    ``_invalid``: an entry refers to a code of its own row."""
+    rows, n = codes.shape
+    ancestor = (codes - base).ravel()
+    linked = np.flatnonzero(ancestor >= 0)
+    ancestor[linked] += linked // n * n  # indices into the flattened rows
+    lengths = np.ones(rows * n, dtype=np.int64)
+    while len(linked):
+        up = ancestor[linked]
+        lengths[linked] += lengths[up]
+        ancestor[linked] = ancestor[up]
+        linked = linked[ancestor[linked] >= 0]
+    return lengths.reshape(rows, n)
 
 
 def _generation(words: np.ndarray, total: int, bit: int, mcs: int, room: int) -> tuple[int, int, int]:
@@ -192,12 +286,12 @@ def _codes(words: np.ndarray, total: int, bit: int, layout: _Layout, count: int)
     """The first ``count`` codes of the layout from ``bit`` on that lie wholly within the data (``total``
     bits)."""
     n = int(np.searchsorted(layout.ends[:count], total - bit, side="right"))
-    offsets = layout.starts[:n] + (bit & 7)  # from the byte the first code starts in
+    at = layout.bytes_at[bit & 7][:n]  # from the byte the first code starts in
     if not n:
-        return offsets  # no code: an empty array
+        return at  # no code: an empty array
     # gathered from an aligned copy of the words these codes span: a gather from the unaligned view is slower
-    span = words[bit >> 3:(bit >> 3) + (int(offsets[-1]) >> 3) + 1].copy()
-    codes: np.ndarray = (span[offsets >> 3] >> (offsets & 7)) & layout.masks[:n]
+    span = words[bit >> 3:(bit >> 3) + int(at[-1]) + 1].copy()
+    codes: np.ndarray = (span[at] >> layout.shifts[bit & 7][:n]) & layout.masks[:n]
     return codes
 
 
@@ -226,13 +320,13 @@ def _invalid(codes: np.ndarray, base: int, limits: np.ndarray, lengths: np.ndarr
     if beyond >= 0:
         return beyond
     ancestor = codes - base  # negative for a literal: a root
-    while True:  # pointer jumping: each code's string length is its parent's plus one
-        linked = np.flatnonzero(ancestor >= 0)
-        if not len(linked):
-            return -1
+    linked = np.flatnonzero(ancestor >= 0)
+    while len(linked):  # pointer jumping: each code's string length is its parent's plus one
         up = ancestor[linked]
         lengths[linked] += lengths[up]
         ancestor[linked] = ancestor[up]
+        linked = linked[ancestor[linked] >= 0]  # a code that reached a root is done: only these jump on
+    return -1
 
 
 def gaps(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:
@@ -280,7 +374,10 @@ def _pairs(view: View, data: int, sector: int) -> Iterator[tuple[int, int]]:
     for resume in range(region_start + sector, region_start + len(region), sector):
         at = resume - region_start
         for cut, kept, into in sides:
-            if resume <= view.start + cut or not _chain_ends(region, at + into, ends):
+            if resume <= view.start + cut:
+                continue
+            known = ends.get(at + into)  # most cuts share the resume's chain: known, with no walk
+            if not (_chain_ends(region, at + into, ends) if known is None else known):
                 continue
             tries += 1
             if tries > MAX_RESUMES:
@@ -297,24 +394,42 @@ def _broken_image(view: View, data: int) -> _Image | None:
         return None
     width, height = struct.unpack("<HH", descriptor[5:9])
     mcs = view.read(data - 1, 1)[0]
-    chain, offsets, payload = [], [], bytearray()
+    chain, offsets, payload = _chain(view, data)
+    ok, bit, done, fault = _whole_run(bytes(payload), mcs, width * height)
+    if ok == 1 or len(chain) < 2:
+        return None
+    return _Image(mcs, width * height, chain, offsets, bytes(payload), bit, done, (fault + 7) >> 3)
+
+
+def _chain(view: View, data: int) -> tuple[list[int], list[int], bytearray]:
+    """The sub-block chain from ``data`` as far as it goes: its length byte positions, each block's offset in
+    the data, the data. Read ``READ + 256`` bytes at a time; a block running past the bytes read is cut
+    there (kept as it always was: the cuts tried follow from it)."""
+    chain: list[int] = []
+    offsets: list[int] = []
+    payload = bytearray()
     pos, buf, base = data, b"", data
     while len(payload) < view.size:
         if pos + 1 - base >= len(buf):
             buf, base = view.read(pos, READ + 256), pos
             if len(buf) < 2:
                 break
+        at = pos - base
+        size = buf[at]
+        full = _full_run(buf, at) if size == 0xFF else 0
+        if full:  # a run of full blocks wholly inside the bytes read, taken at once
+            chain.extend(range(pos, pos + 0x100 * full, 0x100))
+            offsets.extend(range(len(payload), len(payload) + 0xFF * full, 0xFF))
+            payload += _run_data(buf, at, full)
+            pos += 0x100 * full
+            continue
         chain.append(pos)
         offsets.append(len(payload))
-        size = buf[pos - base]
         if size == 0:
             break
-        payload += buf[pos + 1 - base:pos + 1 + size - base]
+        payload += buf[at + 1:at + 1 + size]
         pos += 1 + size
-    ok, bit, done, fault = lzw_run(bytes(payload), mcs, width * height)
-    if ok == 1 or len(chain) < 2:
-        return None
-    return _Image(mcs, width * height, chain, offsets, bytes(payload), bit, done, (fault + 7) >> 3)
+    return chain, offsets, payload
 
 
 def _descriptor(view: View, data: int) -> bytes | None:
@@ -360,14 +475,18 @@ def _chain_ends(region: bytes, start: int, ends: dict[int, int]) -> bool:
     pos, last = start, len(region) - 1
     outcome = ends.get(pos, -1)  # -1: not known yet (one dict look-up per step: this loop runs hot)
     while outcome < 0 and pos < last:
-        path.append(pos)
         size = region[pos]
-        if size == 0:
-            outcome = 1 if region[pos + 1] in (0x3B, 0x21, 0x2C) else 0
-            break
-        pos += 1 + size
+        if size == 0xFF:  # full blocks (an image's data): a run of them is stepped over at once
+            lengths = region[pos:min(pos + _RUN, last):0x100]
+            full = len(lengths) - len(lengths.lstrip(b"\xff"))
+            path.extend(range(pos, pos + 0x100 * full, 0x100))
+            pos += 0x100 * full
+        else:
+            path.append(pos)
+            if size == 0:
+                outcome = 1 if region[pos + 1] in (0x3B, 0x21, 0x2C) else 0
+                break
+            pos += 1 + size
         outcome = ends.get(pos, -1)
-    outcome = max(outcome, 0)  # a chain that runs off the region does not end
-    for p in path:
-        ends[p] = outcome
+    ends.update(dict.fromkeys(path, max(outcome, 0)))  # a chain that runs off the region does not end
     return outcome == 1
