@@ -1,6 +1,6 @@
 """The carving discipline: files recovered from raw bytes by their structure, with no file-system metadata.
 
-Candidate headers are found with YARA in one read of the media; each is validated by a structure-aware
+Candidate headers are found with Hyperscan in one read of the media; each is validated by a structure-aware
 validator that finds the real end of the file (``formats.py`` declares every type); a file whose structure
 breaks part-way is tried as two fragments (``fragments.py``); files inside other files are reported as
 embedded in them. The ``dftk carve`` command (``carve_command.py``) writes the files and a manifest; this

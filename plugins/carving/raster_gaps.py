@@ -25,13 +25,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from statistics import median
-from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
 
 from dftk_plugins.carving.model import Spliced, Verdict, View
-
-if TYPE_CHECKING:  # numpy is imported where first used: a process that meets no raster need not load it
-    import numpy as np
-    import numpy.typing as npt
 
 SECTOR = 512  # breaks are looked for on 512-byte boundaries, which every larger sector size also falls on
 WINDOW = 4  # sectors each side of a boundary that must agree among themselves
@@ -84,8 +82,6 @@ class Errors:
 def errors(view: View, raster: Raster, phase: int, low: int, high: int) -> Errors:
     """The errors of the whole sectors of pixel data in ``[low, high)`` (file positions; sectors begin where
     ``(phase + position) % SECTOR == 0``) that have a full row above them."""
-    import numpy as np
-
     low = max(low, raster.start + raster.stride)
     first = low + (-(phase + low)) % SECTOR
     h: list[npt.NDArray[np.int32]] = []
@@ -110,8 +106,6 @@ def _mean_differences(here: npt.NDArray[np.uint8], there: npt.NDArray[np.uint8],
                       count: int) -> npt.NDArray[np.int32]:
     """Per sector of ``here``: the mean absolute difference (rounded) of its even bytes (``SAMPLE``) to the
     bytes of ``there`` at the same places."""
-    import numpy as np
-
     # |a - b| in uint8 as max - min: no widened copies. Taken over every byte (contiguous, fast); the even
     # ones are then masked in place as the low bytes of four 16-bit lanes per little-endian uint64 word, and
     # einsum adds a sector's 64 words (faster than sum() on rows, which pays per row): each lane then holds
@@ -130,8 +124,6 @@ def _mean_differences(here: npt.NDArray[np.uint8], there: npt.NDArray[np.uint8],
 def _steps_anywhere(e: Errors) -> list[int]:
     """Indices at which either error changes by more than ``JUMP`` from the sector before (numpy): the only
     places a break can be, so the exact tests below run at few sectors."""
-    import numpy as np
-
     if len(e.h) < 2:
         return []
     jumps = (np.abs(np.diff(e.h)) > JUMP) | (np.abs(np.diff(e.v)) > JUMP)
@@ -172,8 +164,6 @@ def _steps(values: list[int], span: int = WINDOW) -> bool:
 def _changes_at(view: View, at: int, lag: int) -> bool:
     """Whether the byte-wise prediction error (at distance ``lag``) changes level within ``EXACT`` bytes of
     ``at``: the change point that best splits the ``SPAN`` bytes each side in two levels (CUSUM)."""
-    import numpy as np
-
     data = view.read(at - SPAN - lag, 2 * SPAN + lag)
     if len(data) < 2 * SPAN + lag:
         return False
@@ -190,8 +180,6 @@ def _changes_at(view: View, at: int, lag: int) -> bool:
 
 def noise_like(e: Errors) -> bool:
     """Whether ``RUN`` consecutive sectors are as unpredictable as random bytes (where filler would hide)."""
-    import numpy as np
-
     noisy = (e.h >= NOISE) & (e.v >= NOISE)
     if len(noisy) < RUN:
         return False
