@@ -12,22 +12,27 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import hashlib
+import os
 import struct
 import sys
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from dftk.evidence import Evidence, EvidenceSpec, reopen
 from dftk_plugins.carving.formats import BY_NAME, FORMATS, Format
 from dftk_plugins.carving.model import Verdict, View
+from dftk_plugins.carving.output import Output, carved_path, write_all
 from dftk_plugins.carving.signatures import Scanner
 
 CHUNK = 16 << 20  # = UNIT: one window per unit, so files across its middle need no block re-reads
 OVERLAP = 64
 BLOCK = 1 << 20
 UNIT = 16 << 20  # small enough that the last units keep every worker busy
+PIECE = 4 << 20  # what is hashed and written at a time of a file outside the window
 _SCANNERS: dict[tuple[str, ...], Scanner] = {}
 
 
@@ -46,6 +51,7 @@ class Space:
         self.cache: OrderedDict[int, bytes | memoryview] = OrderedDict()
         # the chunk last scanned: most validator reads fall inside it and are served by one bytes slice
         self.window = b""
+        self.window_view = memoryview(b"")
         self.window_start = 0
 
     def chunk(self, offset: int, length: int) -> bytes:
@@ -56,8 +62,22 @@ class Space:
         for index in range(-(-offset // BLOCK), (offset + len(data)) // BLOCK):
             at = index * BLOCK - offset
             self._keep(index, whole[at:at + BLOCK])
-        self.window, self.window_start = data, offset
+        self.window, self.window_view, self.window_start = data, whole, offset
         return data
+
+    def pieces(self, offset: int, length: int) -> Iterator[bytes | memoryview]:
+        """``[offset, offset + length)`` in pieces: views of the window where it holds them (no copy),
+        reads of at most ``PIECE`` bytes elsewhere (so a file of any size is handled in bounded memory)."""
+        end = min(offset + length, self.size)
+        window_end = self.window_start + len(self.window)
+        while offset < end:
+            if self.window_start <= offset < window_end:
+                n = min(end, window_end) - offset
+                yield self.window_view[offset - self.window_start:offset - self.window_start + n]
+            else:
+                n = min(end - offset, PIECE, self.window_start - offset if offset < self.window_start else PIECE)
+                yield self.read(offset, n)
+            offset += n
 
     def read(self, offset: int, length: int) -> bytes:
         at = offset - self.window_start
@@ -119,11 +139,13 @@ class Unit:
     end: int
     types: tuple[str, ...]
     sector: int
+    outdir: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A validated candidate, in space coordinates."""
+    """A validated candidate, in space coordinates, with the SHA-256 and size of its bytes (empty when a
+    merge has cut it short: the parent then hashes it again)."""
 
     offset: int
     name: str
@@ -132,6 +154,8 @@ class Hit:
     full: bool
     confidence: float
     sound: int = 0
+    sha256: str = ""
+    size: int = 0
 
     @property
     def end(self) -> int:
@@ -148,17 +172,21 @@ class Hit:
         return any(at <= offset < at + n for at, n in self.fragments)
 
 
-def units(evidence: Evidence, runs: tuple[tuple[int, int], ...], types: tuple[str, ...]) -> Iterator[Unit]:
+def units(evidence: Evidence, runs: tuple[tuple[int, int], ...], types: tuple[str, ...],
+          outdir: Path | None = None) -> Iterator[Unit]:
     """Fixed-size byte ranges over the space (the same for any worker count)."""
     size = sum(n for _, n in runs)
     for start in range(0, size, UNIT):
-        yield Unit(evidence.spec, runs, start, min(size, start + UNIT), types, evidence.sector_size)
+        yield Unit(evidence.spec, runs, start, min(size, start + UNIT), types, evidence.sector_size, outdir)
 
 
 def carve_unit(unit: Unit) -> list[Hit]:
-    """Finds and validates the candidates of one range; a worker process runs this."""
+    """Finds and validates the candidates of one range, and hashes (with an output folder, writes) each
+    file found while its bytes are in memory; a worker process runs this. Files the merge then drops are
+    removed by the parent."""
     _keep_freed_memory()
     space = Space(reopen(unit.spec), unit.runs)
+    output = _output(unit.outdir)
     formats = tuple(BY_NAME[t] for t in unit.types)
     hits: list[Hit] = []
     open_files: dict[str, list[Hit]] = {}  # full hits per type that may still hold later candidates
@@ -170,10 +198,45 @@ def carve_unit(unit: Unit) -> list[Hit]:
                 continue  # inside a file of its own type: merge drops it; skipping here saves the work
         hit = _validate(space, offset, fmt, unit.sector)
         if hit is not None:
+            hit = _settle(space, hit, output)
             hits.append(hit)
             if hit.full:
                 open_files.setdefault(hit.name, []).append(hit)
     return hits
+
+
+_OUTPUTS: dict[Path, Output] = {}
+
+
+def _output(outdir: Path | None) -> Output | None:
+    if outdir is None:
+        return None
+    if outdir not in _OUTPUTS:  # one per process: each type folder is made once
+        _OUTPUTS[outdir] = Output(outdir)
+    return _OUTPUTS[outdir]
+
+
+def _settle(space: Space, hit: Hit, output: Output | None) -> Hit:
+    """The hit with the SHA-256 and size of its bytes; with an output folder its file is written too."""
+    digest, size = hashlib.sha256(), 0
+    fd = output.create(hit_path(space, hit)) if output is not None else -1
+    try:
+        for at, n in hit.fragments:
+            for piece in space.pieces(at, n):
+                digest.update(piece)
+                size += len(piece)
+                if fd >= 0:
+                    write_all(fd, piece)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return replace(hit, sha256=digest.hexdigest(), size=size)
+
+
+def hit_path(space: Space, hit: Hit) -> str:
+    """The output path of a hit's file, named by the image offset of its first byte."""
+    at, n = hit.fragments[0]
+    return carved_path(hit.kind, hit.name, space.image_runs(at, n)[0][0])
 
 
 _ALLOCATOR_SET: list[bool] = []
@@ -273,4 +336,4 @@ def _cut(hit: Hit, at: int) -> Hit:
     return Hit(hit.offset, hit.name, hit.kind, fragments, hit.full, hit.confidence, min(hit.sound, at - hit.offset))
 
 
-__all__ = ["FORMATS", "Hit", "Space", "Unit", "carve_unit", "merge", "units"]
+__all__ = ["FORMATS", "Hit", "Space", "Unit", "carve_unit", "hit_path", "merge", "units"]

@@ -1,5 +1,6 @@
-"""Carving an evidence item end to end: the byte space for the scope, units over workers, merged results
-mapped to image offsets, and the carved bytes read, hashed and (for the command) written out."""
+"""Carving an evidence item end to end: the byte space for the scope, units over workers (which hash each
+file they find and, for the command, write it), merged results mapped to image offsets, and the output
+folder left holding exactly the files the manifest lists."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from dftk.files import EvidenceFile
 from dftk.filewalk import media_content, media_walk
 from dftk.plugin import Problem
 from dftk.scanning import unallocated_map
-from dftk_plugins.carving.engine import Hit, Space, carve_unit, merge, units
-from dftk_plugins.carving.formats import EXTENSIONS, TYPE_NAMES
+from dftk_plugins.carving.engine import Hit, Space, carve_unit, hit_path, merge, units
+from dftk_plugins.carving.formats import TYPE_NAMES
+from dftk_plugins.carving.output import Output, write_all
 
 READ = 4 << 20
 
@@ -99,17 +101,22 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
     # forked workers: a unit needs only the evidence spec (reopened in the worker) and the format tables
     executor = InProcessExecutor() if workers <= 1 or evidence.format == "bytes" else make_executor(workers, "fork")
     paths: dict[int, str] = {}
-    output = _Output(outdir) if outdir is not None else None
+    output = _Settled(outdir, space) if outdir is not None else None
 
     def results() -> Iterator[list[Hit]]:
-        for result in executor.map(carve_unit, units(evidence, runs, types)):
+        for result in executor.map(carve_unit, units(evidence, runs, types, outdir)):
             if isinstance(result, UnitCrashed):
                 unit = result.unit
                 problems.append(Problem(f"offset:{getattr(unit, 'start', 0):#x}",
                                         f"range not carved: {result.reason}"))
+                if output is not None:
+                    output.crashed(unit)
                 continue
+            if output is not None:
+                output.written(result)
             yield result
 
+    finished = False
     try:
         for hit, parent in merge(results()):
             if parent is not None and id(parent) not in paths:
@@ -119,55 +126,78 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
                 carved = _unless_allocated(carved, allocated, outdir)
             if carved.identical_to is None:
                 paths[id(hit)] = carved.row["path"]
+                if output is not None:
+                    output.kept.add(carved.row["path"])
             yield carved
             yield from problems
             problems.clear()
+        finished = True
     finally:
         executor.close()
+        if output is not None:
+            output.remove_unlisted(everywhere=not finished)
     yield from problems
 
 
-class _Output:
-    """The output folder: one type folder made once, files written with plain descriptors (each carved file
-    is written whole in a few large writes, so Python's buffered file layer only adds system calls)."""
+class _Settled(Output):
+    """The output folder as the parent sees it: the files the workers wrote, the ones the manifest keeps,
+    and the removal of the rest (files inside a dropped hit, or written by a worker that then died)."""
 
-    def __init__(self, outdir: Path) -> None:
-        self.outdir = outdir
-        self.folders: set[str] = set()
+    def __init__(self, outdir: Path, space: Space) -> None:
+        super().__init__(outdir)
+        self.space = space
+        self.wrote: set[str] = set()
+        self.kept: set[str] = set()
+        self.lost: list[tuple[int, int]] = []  # image runs of units whose worker died part-way
 
-    def create(self, kind: str, path: str) -> int:
-        if kind not in self.folders:
-            (self.outdir / kind).mkdir(parents=True, exist_ok=True)
-            self.folders.add(kind)
-        return os.open(self.outdir / path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+    def written(self, hits: list[Hit]) -> None:
+        self.wrote.update(hit_path(self.space, hit) for hit in hits)
+
+    def crashed(self, unit: object) -> None:
+        start, end = getattr(unit, "start", 0), getattr(unit, "end", 0)
+        self.lost.extend(self.space.image_runs(start, end - start))
+
+    def remove_unlisted(self, everywhere: bool) -> None:
+        """Removes the files written but not kept; ``everywhere`` (a carve stopped part-way, when workers
+        may have written files whose results never arrived) or where a worker died, by their names."""
+        for path in self.wrote - self.kept:
+            (self.outdir / path).unlink(missing_ok=True)
+        if not self.lost and not everywhere:
+            return
+        for file in self.outdir.glob("*/*"):
+            offset = file.name.partition(".")[0]
+            if offset.isdigit() and f"{file.parent.name}/{file.name}" not in self.kept and \
+                    (everywhere or any(at <= int(offset) < at + n for at, n in self.lost)):
+                file.unlink(missing_ok=True)
 
 
-def _write(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _recover(evidence: Evidence, space: Space, hit: Hit, parent: str | None, output: _Output | None) -> Carved:
+def _recover(evidence: Evidence, space: Space, hit: Hit, parent: str | None, output: Output | None) -> Carved:
     runs = tuple(r for at, n in hit.fragments for r in space.image_runs(at, n))
-    ext = EXTENSIONS.get(hit.kind, hit.kind if hit.kind != hit.name else _ext(hit.name))
-    path = f"{hit.kind}/{runs[0][0]}.{ext}"
+    path = hit_path(space, hit)
+    size, sha256 = hit.size, hit.sha256
+    if not sha256:  # cut short by the merge: hashed and written again here
+        size, sha256 = _rewrite(evidence, runs, output, path)
+    row = {"path": path, "type": hit.kind, "offset": runs[0][0], "fragments": [list(r) for r in runs],
+           "size": size, "sha256": sha256, "validation": "full" if hit.full else "partial",
+           "confidence": round(hit.confidence, 3), "embedded_in": parent}
+    return Carved(row, runs)
+
+
+def _rewrite(evidence: Evidence, runs: tuple[tuple[int, int], ...], output: Output | None,
+             path: str) -> tuple[int, str]:
     digest, size = hashlib.sha256(), 0
-    fd = output.create(hit.kind, path) if output is not None else -1
+    fd = output.create(path) if output is not None else -1
     try:
         for at, n in runs:
             for _, data in evidence.chunks(READ, at, at + n):
                 digest.update(data)
                 size += len(data)
                 if fd >= 0:
-                    _write(fd, data)
+                    write_all(fd, data)
     finally:
         if fd >= 0:
             os.close(fd)
-    row = {"path": path, "type": hit.kind, "offset": runs[0][0], "fragments": [list(r) for r in runs],
-           "size": size, "sha256": digest.hexdigest(), "validation": "full" if hit.full else "partial",
-           "confidence": round(hit.confidence, 3), "embedded_in": parent}
-    return Carved(row, runs)
+    return size, digest.hexdigest()
 
 
 def _unless_allocated(carved: Carved, allocated: AllocatedFiles, outdir: Path | None) -> Carved:
@@ -177,13 +207,6 @@ def _unless_allocated(carved: Carved, allocated: AllocatedFiles, outdir: Path | 
     if outdir is not None:
         (outdir / carved.row["path"]).unlink(missing_ok=True)
     return Carved(carved.row, carved.runs, same)
-
-
-def _ext(name: str) -> str:
-    from dftk_plugins.carving.formats import BY_NAME
-
-    ext: str = BY_NAME[name].ext
-    return ext
 
 
 def manifest_line(carved: Carved) -> str:

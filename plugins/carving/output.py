@@ -1,0 +1,42 @@
+"""Carved files on disk: the name each gets, and the folder they are written to.
+
+The worker that validated a file hashes it and writes it while its bytes are still in memory, so the
+evidence is read once; the parent only settles what the merge keeps (``recovery.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dftk_plugins.carving.formats import BY_NAME, EXTENSIONS
+
+
+def carved_path(kind: str, name: str, image_offset: int) -> str:
+    """The output path of a carved file, relative to the output folder: ``<kind>/<image offset>.<ext>``."""
+    ext = EXTENSIONS.get(kind, kind if kind != name else BY_NAME[name].ext)
+    return f"{kind}/{image_offset}.{ext}"
+
+
+class Output:
+    """The output folder: each type folder made once per process, files written with plain descriptors
+    (a carved file is written whole in a few large writes, so Python's buffered file layer only adds
+    system calls)."""
+
+    def __init__(self, outdir: Path) -> None:
+        self.outdir = outdir
+        self.folders: set[str] = set()
+
+    def create(self, path: str) -> int:
+        """A new (or truncated) file at ``path``, open for writing."""
+        kind = path.partition("/")[0]
+        if kind not in self.folders:
+            (self.outdir / kind).mkdir(parents=True, exist_ok=True)
+            self.folders.add(kind)
+        return os.open(self.outdir / path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
