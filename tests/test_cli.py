@@ -88,3 +88,27 @@ def test_a_plugin_command_may_not_take_a_used_name(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(dftk.cli, "entry_points", lambda group: clash)
     with pytest.raises(PluginLoadError, match="evil_pkg:run"):
         dftk.cli.plugin_commands({"run": "dftk.commands.run:run"})
+
+
+_EXIT = """
+import atexit, sys, threading, time
+from dftk.cli import _hard_exit
+atexit.register(lambda: print("exit handler ran", file=sys.stderr))
+if sys.argv[2] == "thread":
+    threading.Thread(target=time.sleep, args=(0.2,)).start()
+print("buffered output", end="")
+code = sys.argv[1]
+_hard_exit(None if code == "none" else int(code) if code.isdigit() else code)
+"""
+
+
+@pytest.mark.parametrize(("code", "status"), [("none", 0), ("0", 0), ("4", 4), ("a message", 1)])
+@pytest.mark.parametrize("thread", ["", "thread"])
+def test_exit_keeps_status_output_and_exit_handlers(code: str, status: int, thread: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _EXIT, code, thread], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == status and done.stdout == "buffered output"
+    assert "exit handler ran" in done.stderr and ("a message" in done.stderr) == (code == "a message")
