@@ -30,6 +30,7 @@ from dftk_plugins.carving.images import decodes
 from dftk_plugins.carving.model import Validator, Verdict, View
 
 STEP = 1 << 20
+FIRST_STEP = 64 << 10
 BLOCK = 512  # foreign data is judged in blocks on 512-byte boundaries of the byte space (the smallest sector)
 MAX_PIXELS = 200_000_000  # progressive files keep every coefficient in memory: refuse bombs above this
 _MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")  # ends entropy-coded data (FF 00 is stuffing, FF D0-D7 RSTn)
@@ -151,14 +152,16 @@ def _first_symbols_zero(tables: bytes) -> bool:
 
 def _entropy_end(view: View, pos: int) -> int | None:
     """The position of the marker that ends the entropy-coded data starting at ``pos``."""
+    step = FIRST_STEP  # most scans are short (a progressive file has ten or so): the window grows from small
     while pos < view.size:
-        data = view.read(pos, STEP + 1)
+        data = view.read(pos, step + 1)
         m = _MARKER.search(data)
         if m is not None:
             return pos + m.start()
         if len(data) <= 1:
             return None
         pos += len(data) - 1
+        step = min(2 * step, STEP)
     return None
 
 
