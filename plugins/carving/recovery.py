@@ -19,7 +19,7 @@ from dftk.files import EvidenceFile
 from dftk.filewalk import media_content, media_walk
 from dftk.plugin import Problem
 from dftk.scanning import unallocated_map
-from dftk_plugins.carving.engine import Hit, Space, carve_unit, hit_path, merge, units
+from dftk_plugins.carving.engine import Hit, Space, Unit, carve_unit, hit_path, merge, units
 from dftk_plugins.carving.formats import TYPE_NAMES
 from dftk_plugins.carving.output import Output, write_all
 
@@ -102,21 +102,22 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
     executor = InProcessExecutor() if workers <= 1 or evidence.format == "bytes" else make_executor(workers, "fork")
     paths: dict[int, str] = {}
     output = _Settled(outdir, space) if outdir is not None else None
+    todo = list(units(evidence, runs, types, outdir))
+    received = 0
 
     def results() -> Iterator[list[Hit]]:
-        for result in executor.map(carve_unit, units(evidence, runs, types, outdir)):
+        nonlocal received
+        for unit, result in zip(todo, executor.map(carve_unit, todo), strict=True):
+            received += 1
             if isinstance(result, UnitCrashed):
-                unit = result.unit
-                problems.append(Problem(f"offset:{getattr(unit, 'start', 0):#x}",
-                                        f"range not carved: {result.reason}"))
+                problems.append(Problem(f"offset:{unit.start:#x}", f"range not carved: {result.reason}"))
                 if output is not None:
-                    output.crashed(unit)
+                    output.lost(unit)
                 continue
             if output is not None:
                 output.written(result)
             yield result
 
-    finished = False
     try:
         for hit, parent in merge(results()):
             if parent is not None and id(parent) not in paths:
@@ -131,43 +132,43 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
             yield carved
             yield from problems
             problems.clear()
-        finished = True
     finally:
         executor.close()
         if output is not None:
-            output.remove_unlisted(everywhere=not finished)
+            for unit in todo[received:]:  # stopped part-way: their workers may have written files
+                output.lost(unit)
+            output.remove_unlisted()
     yield from problems
 
 
 class _Settled(Output):
     """The output folder as the parent sees it: the files the workers wrote, the ones the manifest keeps,
-    and the removal of the rest (files inside a dropped hit, or written by a worker that then died)."""
+    and the removal of the rest (files the merge dropped, files of units whose results never arrived)."""
 
     def __init__(self, outdir: Path, space: Space) -> None:
         super().__init__(outdir)
         self.space = space
         self.wrote: set[str] = set()
         self.kept: set[str] = set()
-        self.lost: list[tuple[int, int]] = []  # image runs of units whose worker died part-way
+        self.lost_runs: list[tuple[int, int]] = []  # image runs of units whose hits are unknown
 
     def written(self, hits: list[Hit]) -> None:
         self.wrote.update(hit_path(self.space, hit) for hit in hits)
 
-    def crashed(self, unit: object) -> None:
-        start, end = getattr(unit, "start", 0), getattr(unit, "end", 0)
-        self.lost.extend(self.space.image_runs(start, end - start))
+    def lost(self, unit: Unit) -> None:
+        """A unit whose worker died part-way, or whose result never came: what it wrote is known only by
+        the files' names (image offsets)."""
+        self.lost_runs.extend(self.space.image_runs(unit.start, unit.end - unit.start))
 
-    def remove_unlisted(self, everywhere: bool) -> None:
-        """Removes the files written but not kept; ``everywhere`` (a carve stopped part-way, when workers
-        may have written files whose results never arrived) or where a worker died, by their names."""
+    def remove_unlisted(self) -> None:
         for path in self.wrote - self.kept:
             (self.outdir / path).unlink(missing_ok=True)
-        if not self.lost and not everywhere:
+        if not self.lost_runs:
             return
         for file in self.outdir.glob("*/*"):
             offset = file.name.partition(".")[0]
             if offset.isdigit() and f"{file.parent.name}/{file.name}" not in self.kept and \
-                    (everywhere or any(at <= int(offset) < at + n for at, n in self.lost)):
+                    any(at <= int(offset) < at + n for at, n in self.lost_runs):
                 file.unlink(missing_ok=True)
 
 

@@ -84,3 +84,14 @@ def test_files_of_a_range_whose_worker_died_are_removed(tmp_path: Path, monkeypa
     assert rows and all(r["offset"] >= UNIT for r in rows)  # only the second range's files
     assert not any(int(p.split("/")[1].split(".")[0]) in offsets for p in _folder(out))
     _assert_folder_is_the_manifest(out, rows)
+
+
+def test_a_carve_stopped_part_way_leaves_only_the_files_it_listed(tmp_path: Path) -> None:
+    media, offsets = splice([_png(7), _png(8), _png(9)])
+    out = tmp_path / "out"
+    with Evidence.from_bytes(media) as ev:
+        carving = carve(ev, parse_types("png"), "all", 1, out)
+        first = next(i for i in carving if isinstance(i, Carved))
+        carving.close()  # the examiner interrupts: the rest is never listed
+    assert first.row["offset"] == offsets[0]
+    _assert_folder_is_the_manifest(out, [first.row])
