@@ -11,18 +11,17 @@ import struct
 import warnings
 import zlib
 
-from PIL import Image, JpegImagePlugin, TiffImagePlugin, UnidentifiedImageError, WebPImagePlugin
+from PIL import Image, ImageFile, JpegImagePlugin, TiffImagePlugin, WebPImagePlugin
 
 from dftk_plugins.carving import gif_lzw, raster_gaps
 from dftk_plugins.carving.model import Validator, Verdict, View
 
 MAX_PIXELS = 200_000_000  # decode checks refuse decompression bombs above this
 
-
-# The decoders asked for by name: Image.open with formats= then skips importing every plugin Pillow has
-# (about 50 ms, once in each carving worker).
-_PLUGINS = (JpegImagePlugin, TiffImagePlugin, WebPImagePlugin)
-Image.preinit()  # the plugins every Image.open imports first: here, once, before the workers are forked
+# Each decode check builds its format's image class itself: Image.open would first import Pillow's common
+# plugins (BMP, GIF, PNG, PPM), and all fifty for a format not among them, in every carving worker.
+_DECODERS: dict[str, type[ImageFile.ImageFile]] = {
+    "JPEG": JpegImagePlugin.JpegImageFile, "TIFF": TiffImagePlugin.TiffImageFile, "WEBP": WebPImagePlugin.WebPImageFile}
 
 
 def decodes(data: bytes, fmt: str) -> bool:
@@ -31,12 +30,12 @@ def decodes(data: bytes, fmt: str) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+            with _DECODERS[fmt](io.BytesIO(data)) as image:
                 if image.width * image.height > MAX_PIXELS:
                     return False
                 image.load()
-    except (OSError, ValueError, SyntaxError, UnidentifiedImageError, Image.DecompressionBombError,
-            struct.error, EOFError, IndexError, KeyError, TypeError, ZeroDivisionError, MemoryError):
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, struct.error, EOFError, IndexError,
+            KeyError, TypeError, ZeroDivisionError, MemoryError):
         return False
     return True
 
