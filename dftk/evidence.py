@@ -8,6 +8,7 @@ opens a file for writing.
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 import stat
@@ -132,6 +133,16 @@ class Evidence(ABC):
 
         return media_content(self, file)
 
+    def mapped(self, offset: int, length: int) -> memoryview | None:
+        """``[offset, offset + length)`` mapped from the page cache without a copy, when the evidence is a
+        regular image file that holds the range in one piece; None otherwise (read it instead).
+
+        An I/O error under a mapping kills the process with SIGBUS instead of raising, so only a process
+        whose death is contained (a pool worker, whose range is then reported as not processed) should
+        map evidence.
+        """
+        return None
+
     @abstractmethod
     def _read(self, offset: int, length: int) -> bytes: ...
 
@@ -216,6 +227,18 @@ class SegmentedEvidence(Evidence):
             want = min(seg.size - local, offset + length - seg.start - local)
             parts.append(self._pread(seg, want, local))
         return b"".join(parts)
+
+    def mapped(self, offset: int, length: int) -> memoryview | None:
+        seg = next((s for s in self._segments if s.start <= offset and offset + length <= s.start + s.size), None)
+        if seg is None or length <= 0 or seg.fd < 0 or not stat.S_ISREG(os.fstat(seg.fd).st_mode):
+            return None  # a device is read, never mapped: its bad sectors must raise, not kill
+        local = offset - seg.start
+        base = local - local % mmap.ALLOCATIONGRANULARITY
+        try:
+            region = mmap.mmap(seg.fd, local + length - base, prot=mmap.PROT_READ, offset=base)
+        except (OSError, ValueError, OverflowError):
+            return None
+        return memoryview(region)[local - base:local - base + length]
 
     def _pread(self, seg: _Segment, length: int, offset: int) -> bytes:
         try:

@@ -52,6 +52,19 @@ def test_numbered_split_raw_is_one_stream(given: str) -> None:
         assert md5_of(ev) == hashlib.md5(whole).hexdigest()
 
 
+def test_a_range_of_an_image_file_is_mapped_as_read(tmp_path: Path) -> None:
+    data = shared_data("sleuthkit/test/data/image.dd").read_bytes()
+    for i, start in enumerate(range(0, len(data), 40000)):
+        (tmp_path / f"image.a{'abc'[i]}").write_bytes(data[start : start + 40000])
+    with open_evidence(tmp_path / "image.aa") as ev:
+        for offset, length in [(0, 4096), (40000, 40000), (40001, 39999), (80000 + 777, len(data) - 80777)]:
+            view = ev.mapped(offset, length)
+            assert view is not None and bytes(view) == data[offset : offset + length] == ev.read(offset, length)
+        assert ev.mapped(39000, 2000) is None  # across two segment files: read it
+        assert ev.mapped(len(data) - 10, 20) is None  # past the end
+    assert Evidence.from_bytes(data).mapped(0, 100) is None
+
+
 def test_lettered_split_raw(tmp_path: Path) -> None:
     data = shared_data("sleuthkit/test/data/image.dd").read_bytes()
     for i, start in enumerate(range(0, len(data), 40000)):

@@ -39,8 +39,9 @@ _SCANNERS: dict[tuple[str, ...], Scanner] = {}
 class Space:
     """The carved byte space over runs ``(image_offset, length)`` of the evidence, with a small block cache."""
 
-    def __init__(self, evidence: Evidence, runs: tuple[tuple[int, int], ...]) -> None:
+    def __init__(self, evidence: Evidence, runs: tuple[tuple[int, int], ...], mapped: bool = False) -> None:
         self.evidence = evidence
+        self.mapped = mapped
         self.runs = runs
         self.starts: list[int] = []
         total = 0
@@ -50,26 +51,28 @@ class Space:
         self.size = total
         self.cache: OrderedDict[int, bytes | memoryview] = OrderedDict()
         # the chunk last scanned: most validator reads fall inside it and are served by one bytes slice
-        self.window = b""
         self.window_view = memoryview(b"")
         self.window_start = 0
 
-    def chunk(self, offset: int, length: int) -> bytes:
-        """``[offset, offset + length)`` read straight from the evidence (one read per run, no block copies);
-        its whole blocks are kept in the cache as views of it, for the validators that follow."""
-        data = b"".join(self.evidence.read(at, n) for at, n in self.image_runs(offset, length))
+    def chunk(self, offset: int, length: int) -> bytes | memoryview:
+        """``[offset, offset + length)`` straight from the evidence: mapped (``mapped``, when the evidence
+        allows it) or read once per run; its whole blocks are kept in the cache as views of it, for the
+        validators that follow."""
+        runs = self.image_runs(offset, length)
+        view = self.evidence.mapped(*runs[0]) if self.mapped and len(runs) == 1 else None
+        data = view if view is not None else b"".join(self.evidence.read(at, n) for at, n in runs)
         whole = memoryview(data)
         for index in range(-(-offset // BLOCK), (offset + len(data)) // BLOCK):
             at = index * BLOCK - offset
             self._keep(index, whole[at:at + BLOCK])
-        self.window, self.window_view, self.window_start = data, whole, offset
+        self.window_view, self.window_start = whole, offset
         return data
 
     def pieces(self, offset: int, length: int) -> Iterator[bytes | memoryview]:
         """``[offset, offset + length)`` in pieces: views of the window where it holds them (no copy),
         reads of at most ``PIECE`` bytes elsewhere (so a file of any size is handled in bounded memory)."""
         end = min(offset + length, self.size)
-        window_end = self.window_start + len(self.window)
+        window_end = self.window_start + len(self.window_view)
         while offset < end:
             if self.window_start <= offset < window_end:
                 n = min(end, window_end) - offset
@@ -81,8 +84,8 @@ class Space:
 
     def read(self, offset: int, length: int) -> bytes:
         at = offset - self.window_start
-        if 0 <= at <= at + length <= len(self.window):  # the common case, kept cheap: many small reads
-            return self.window[at:at + length]
+        if 0 <= at <= at + length <= len(self.window_view):  # the common case, kept cheap: many small reads
+            return bytes(self.window_view[at:at + length])
         length = max(0, min(length, self.size - offset))
         index, inside = divmod(offset, BLOCK)
         if inside + length <= BLOCK:
@@ -140,6 +143,7 @@ class Unit:
     types: tuple[str, ...]
     sector: int
     outdir: Path | None = None
+    mapped: bool = False  # map the evidence rather than read it: only in a worker whose death is contained
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,11 +177,11 @@ class Hit:
 
 
 def units(evidence: Evidence, runs: tuple[tuple[int, int], ...], types: tuple[str, ...],
-          outdir: Path | None = None) -> Iterator[Unit]:
+          outdir: Path | None = None, mapped: bool = False) -> Iterator[Unit]:
     """Fixed-size byte ranges over the space (the same for any worker count)."""
     size = sum(n for _, n in runs)
     for start in range(0, size, UNIT):
-        yield Unit(evidence.spec, runs, start, min(size, start + UNIT), types, evidence.sector_size, outdir)
+        yield Unit(evidence.spec, runs, start, min(size, start + UNIT), types, evidence.sector_size, outdir, mapped)
 
 
 def carve_unit(unit: Unit) -> list[Hit]:
@@ -185,7 +189,7 @@ def carve_unit(unit: Unit) -> list[Hit]:
     file found while its bytes are in memory; a worker process runs this. Files the merge then drops are
     removed by the parent."""
     _keep_freed_memory()
-    space = Space(reopen(unit.spec), unit.runs)
+    space = Space(reopen(unit.spec), unit.runs, unit.mapped)
     output = _output(unit.outdir)
     formats = tuple(BY_NAME[t] for t in unit.types)
     hits: list[Hit] = []

@@ -98,11 +98,13 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
         return
     space = Space(evidence, runs)
     allocated = AllocatedFiles(evidence) if scope == "unallocated" else None
-    # forked workers: a unit needs only the evidence spec (reopened in the worker) and the format tables
-    executor = InProcessExecutor() if workers <= 1 or evidence.format == "bytes" else make_executor(workers, "fork")
+    # forked workers: a unit needs only the evidence spec (reopened in the worker) and the format tables.
+    # They map the evidence: an I/O error under a mapping kills a worker, and that range becomes a problem.
+    pool = workers > 1 and evidence.format != "bytes"
+    executor = make_executor(workers, "fork") if pool else InProcessExecutor()
     paths: dict[int, str] = {}
     output = _Settled(outdir, space) if outdir is not None else None
-    todo = list(units(evidence, runs, types, outdir))
+    todo = list(units(evidence, runs, types, outdir, mapped=pool))
     received = 0
 
     def results() -> Iterator[list[Hit]]:

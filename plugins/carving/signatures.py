@@ -133,7 +133,7 @@ class _SectorSignatures:
                     table[i, sorted(values)] = True
                 self.tables.append((index, table))
 
-    def find(self, data: bytes, sector: int) -> list[tuple[int, int]]:
+    def find(self, data: bytes | memoryview, sector: int) -> list[tuple[int, int]]:
         whole = len(data) // sector
         if not self.tables or not whole:
             return []
@@ -188,7 +188,7 @@ class Scanner:
         self.database.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions),
                               flags=[flags] * len(expressions))
 
-    def find(self, data: bytes, sector: int = 512) -> list[tuple[int, int]]:
+    def find(self, data: bytes | memoryview, sector: int = 512) -> list[tuple[int, int]]:
         found: set[tuple[int, int]] = set(self.sectors.find(data, sector))
         checks = self.checks
 
@@ -198,5 +198,5 @@ class Scanner:
                 found.add((start, index))
 
         if checks:
-            self.database.scan(data, match_event_handler=on_match)
+            self.database.scan(data, match_event_handler=on_match)  # type: ignore[type-var]  # any buffer
         return sorted(found)
