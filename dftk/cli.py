@@ -18,6 +18,11 @@ import click
 from dftk import __version__
 from dftk.errors import DftkError, PluginLoadError
 
+# dftk does its parallel work in processes, and its numpy use (carving's checks) needs no BLAS: a BLAS
+# thread pool in every process would only compete with the workers, and OpenBLAS's idle threads spin for
+# about a tenth of a second once numpy is loaded. An examiner's own setting stands.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 _COMMANDS = {
     "run": "dftk.commands.run:run",
     "plugins": "dftk.commands.plugins:plugins",

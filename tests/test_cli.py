@@ -112,3 +112,14 @@ def test_exit_keeps_status_output_and_exit_handlers(code: str, status: int, thre
                           check=False)
     assert done.returncode == status and done.stdout == "buffered output"
     assert "exit handler ran" in done.stderr and ("a message" in done.stderr) == (code == "a message")
+
+
+def test_numpy_starts_no_blas_threads_under_dftk() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, dftk.cli, numpy; print(len(os.listdir('/proc/self/task')))"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env)
+    assert done.stdout.strip() == "1"  # the main thread alone: no BLAS workers spinning beside the carvers
