@@ -6,6 +6,7 @@ plugin package's command would be.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections import Counter
@@ -53,8 +54,12 @@ Example:
 @click.option("--workers", type=click.IntRange(1, 256), default=os.cpu_count() or 1, show_default="CPU count",
               help="Worker processes; the output is the same for any number.")
 def carve(evidence: str, outdir: Path, fmt: str, types_: str, scope: str, workers: int) -> None:
-    from dftk_plugins.carving.recovery import carve as carve_evidence
-    from dftk_plugins.carving.recovery import manifest_line, parse_types
+    gc.disable()  # the carving modules' import (numpy, Pillow) makes objects that all live to the end
+    try:
+        from dftk_plugins.carving.recovery import carve as carve_evidence
+        from dftk_plugins.carving.recovery import manifest_line, parse_types
+    finally:
+        gc.enable()
 
     try:
         types = parse_types(types_)
