@@ -17,7 +17,8 @@
 #   scalpel -c CONF -o OUT IMAGE (CONF: /etc/scalpel/scalpel.conf with every type line uncommented)
 # and prints per tool: recall (planted files some output equals byte for byte), precision (outputs that
 # equal a planted file; dftk: top-level manifest lines only), fragmented files recovered, wall time, and
-# dftk's time / PhotoRec's time (best of ROUNDS runs each); then recall per type, dftk's misses and its outputs that are no planted
+# dftk's time / PhotoRec's time (best of ROUNDS runs each), every run's time and the ratio round by round
+# (median, range, rounds dftk won); then recall per type, dftk's misses and its outputs that are no planted
 # file. Set KEEP=1 to keep the temporary folder. Not a test.
 set -euo pipefail
 size=${1:-320}

@@ -18,6 +18,7 @@ import math
 import os
 import random
 import sqlite3
+import statistics
 import struct
 import subprocess
 import sys
@@ -372,15 +373,34 @@ def outputs(tool: str, d: Path) -> list[Path]:
     return sorted(p for p in d.rglob("*") if p.is_file() and p.name not in skip)
 
 
+def _print_rounds(runs: dict[str, list[float]]) -> None:
+    """Every timed run of dftk and PhotoRec in turn, and how the rounds compare: the best-of ratio above
+    hides how much a single run varies."""
+    dftk, photorec = runs.get("dftk", []), runs.get("photorec", [])
+    if len(dftk) < 2 or len(dftk) != len(photorec):
+        return
+    print()
+    for name in ("dftk", "dftk_1w", "photorec"):
+        if name in runs:
+            print(f"{name + ' runs':<14} " + " ".join(f"{t:5.2f}" for t in runs[name]) + " s")
+    ratios = sorted(d / p for d, p in zip(dftk, photorec, strict=True))
+    median = statistics.median(ratios)
+    faster = sum(d < p for d, p in zip(dftk, photorec, strict=True))
+    print(f"dftk/photorec by round: median {median:.2f}, from {ratios[0]:.2f} to {ratios[-1]:.2f}; "
+          f"dftk faster in {faster} of {len(dftk)} rounds")
+
+
 def score(work: Path, times_file: Path) -> None:
     truth = json.loads((work / "truth.json").read_text())
     planted = {t["sha256"] for t in truth}
     sizes = {t["size"] for t in truth}
     times: dict[str, str] = {}
+    runs: dict[str, list[float]] = {}
     for line in times_file.read_text().splitlines():  # a tool run several times: its best time
         if line.strip():
             name, took = line.split()
             times[name] = took if name not in times else str(min(float(took), float(times[name])))
+            runs.setdefault(name, []).append(float(took))
     tools = [("dftk", work / "out_dftk"), ("photorec", work / "out_photorec"),
              ("foremost", work / "out_foremost"), ("scalpel", work / "out_scalpel")]
     nfrag = sum(t["fragmented"] for t in truth)
@@ -408,6 +428,7 @@ def score(work: Path, times_file: Path) -> None:
         if tool == "dftk" and "dftk_1w" in times:
             one = float(times["dftk_1w"])
             print(f"{'  1 worker':<10} {'':>16} {'':>18} {'':>11} {one:8.1f}s  {one / pr:.2f}")
+    _print_rounds(runs)
     # Per-type recall (dftk asked for; the others for comparison).
     print()
     types = sorted({t["type"] for t in truth})
