@@ -148,21 +148,18 @@ def main() -> None:
 
 
 def _hard_exit(code: str | int | None) -> None:
-    """Exits with ``code`` as ``sys.exit`` would, minus the interpreter's teardown: freeing every object of
-    every loaded module (numpy, Pillow, ...) costs a tenth of a second at the end of each command and does
-    nothing the operating system does not do anyway. Exit handlers still run and the standard streams are
-    flushed; while a thread that must be waited for is still alive, the exit is the usual one."""
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+    """Exits with ``code`` as ``sys.exit`` would; after a command that succeeded, without the interpreter's
+    teardown: freeing every object of every loaded module (numpy, Pillow, ...) costs a tenth of a second at
+    the end of each command and does nothing the operating system does not do anyway. Exit handlers still
+    run and the standard streams are flushed. A failed command (whose files may still be open on the error
+    path, their buffers unwritten) and one that left a thread to wait for exit the usual way."""
+    failed = code not in (None, 0)
+    if failed or any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         sys.exit(code)
-    if isinstance(code, str):
-        print(code, file=sys.stderr)
-        status = 1
-    else:
-        status = code or 0
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
             pass
-    os._exit(status)
+    os._exit(0)
