@@ -12,7 +12,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dftk_plugins.carving.fragments import MAX_GAP, MAX_SHIFTS, MAX_TRIES, beyond, boundaries, first_valid
+from dftk_plugins.carving.fragments import (
+    MAX_GAP,
+    MAX_SHIFTS,
+    MAX_TRIES,
+    beyond,
+    beyond_buffer,
+    boundaries,
+    first_valid,
+)
 from dftk_plugins.carving.inflate import CHECKPOINT, MAX_CHECKPOINTS, inflate_bounded
 from dftk_plugins.carving.model import Validator, Verdict, View
 
@@ -20,6 +28,7 @@ ENTRY_CHECK_LIMIT = 64 << 20  # entries declaring more than this are not inflate
 _LOCAL = b"PK\x03\x04"
 _CENTRAL = b"PK\x01\x02"
 _ZIP_END = b"PK\x05\x06"
+_END_RECORD = re.compile(re.escape(_ZIP_END))
 _DESCRIPTOR = b"PK\x07\x08"
 WINDOW = 1 << 20
 FIRST_WINDOW = 64 << 10  # a _Window's first read
@@ -336,7 +345,7 @@ def _zip_shifts(view: View, expect: int, sector: int, ends: bool) -> Iterator[in
     only clue when the broken entry's length is not known: its sizes follow its data)."""
     base, seen = view.start + expect, set()
     for at in range(base, base + MAX_GAP + sector, WINDOW):
-        area = beyond(view, at, WINDOW + 22)
+        area = beyond_buffer(view, at, WINDOW + 22)
         for shift in _congruent(area, at - base, sector) + (_ends(view, area, at) if ends else []):
             if 0 < shift <= MAX_GAP and shift % sector == 0 and shift not in seen:
                 seen.add(shift)
@@ -347,10 +356,10 @@ def _zip_shifts(view: View, expect: int, sector: int, ends: bool) -> Iterator[in
             return
 
 
-def _congruent(area: bytes, offset: int, sector: int) -> list[int]:
+def _congruent(area: bytes | memoryview, offset: int, sector: int) -> list[int]:
     """Offsets (``offset`` + position) of ZIP records at whole sectors into ``area``: only every sector's
     first bytes are looked at (a strided slice), so a long gap costs little."""
-    firsts, found = area[::sector], []
+    firsts, found = bytes(area[::sector]), []
     k = firsts.find(b"P")
     while k >= 0:
         if _ZIP_RECORD.match(area, k * sector):
@@ -359,14 +368,16 @@ def _congruent(area: bytes, offset: int, sector: int) -> list[int]:
     return found
 
 
-def _ends(view: View, area: bytes, at: int) -> list[int]:
+def _ends(view: View, area: bytes | memoryview, at: int) -> list[int]:
     """Shifts told by end records in ``area`` (read at ``at``): where each is, less where its central
     directory offset and size put it."""
-    found, k = [], area.find(_ZIP_END)
-    while 0 <= k <= len(area) - 22:
-        cd_size, cd_offset = struct.unpack("<II", area[k + 12:k + 20])
+    found = []
+    for m in _END_RECORD.finditer(area):
+        k = m.start()
+        if k > len(area) - 22:
+            break
+        cd_size, cd_offset = struct.unpack_from("<II", area, k + 12)
         found.append(at + k - view.start - cd_offset - cd_size)
-        k = area.find(_ZIP_END, k + 1)
     return found
 
 

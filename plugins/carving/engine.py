@@ -102,6 +102,12 @@ class Space:
             length -= len(piece)
         return b"".join(parts)
 
+    def buffer(self, offset: int, length: int) -> bytes | memoryview:
+        at = offset - self.window_start
+        if 0 <= at <= at + length <= len(self.window_view):
+            return self.window_view[at:at + length]
+        return self.read(offset, length)
+
     def _block(self, index: int) -> bytes | memoryview:
         if index in self.cache:
             self.cache.move_to_end(index)

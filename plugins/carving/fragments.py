@@ -78,7 +78,15 @@ def _crc_holds(view: View, chunk: int, cut: int, resume: int, length: int) -> bo
 def beyond(view: View, at: int, n: int) -> bytes:
     """Bytes of the carved space at absolute ``at`` (past the view's end: a second fragment lies there),
     empty or short outside the space."""
-    if at < 0 or n <= 0 or at >= view.reader.size:
-        return b""
-    data: bytes = view.reader.read(at, min(n, view.reader.size - at))
-    return data
+    n = _within(view, at, n)
+    return view.reader.read(at, n) if n else b""
+
+
+def beyond_buffer(view: View, at: int, n: int) -> bytes | memoryview:
+    """``beyond`` without a copy where the reader holds the bytes in memory (``Reader.buffer``)."""
+    n = _within(view, at, n)
+    return view.reader.buffer(at, n) if n else b""
+
+
+def _within(view: View, at: int, n: int) -> int:
+    return 0 if at < 0 or n <= 0 or at >= view.reader.size else min(n, view.reader.size - at)

@@ -24,7 +24,7 @@ _DECODERS: dict[str, type[ImageFile.ImageFile]] = {
     "JPEG": JpegImagePlugin.JpegImageFile, "TIFF": TiffImagePlugin.TiffImageFile, "WEBP": WebPImagePlugin.WebPImageFile}
 
 
-def decodes(data: bytes, fmt: str) -> bool:
+def decodes(data: bytes | memoryview, fmt: str) -> bool:
     """Whether Pillow decodes the whole image as ``fmt`` (JPEG, TIFF, WEBP); a bomb-sized image counts as not
     decoded."""
     try:
@@ -50,7 +50,7 @@ def png(view: View) -> Verdict | None:
         length, kind = struct.unpack(">I4s", head)
         if length > 0x7FFFFFFF or not kind.isalpha() or (pos == 8 and kind != b"IHDR"):
             break
-        body = view.read(pos + 4, length + 8)
+        body = view.buffer(pos + 4, length + 8)
         if len(body) < length + 8 or zlib.crc32(body[:-4]) != struct.unpack(">I", body[-4:])[0]:
             break
         pos += 12 + length

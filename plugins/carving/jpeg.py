@@ -81,7 +81,7 @@ def jpeg(view: View) -> Verdict | None:
             return None
         length = _foreign(view, chain) or chain.good
         return Verdict(length, False, 0.4, length)
-    data = view.read(0, chain.end)
+    data = view.buffer(0, chain.end)
     sound = _sound(data)
     foreign = _foreign(view, chain, certain=True) if sound is not False else _foreign(view, chain)
     if foreign is None and (sound or (sound is None and decodes(data, "JPEG"))):
@@ -154,7 +154,7 @@ def _entropy_end(view: View, pos: int) -> int | None:
     """The position of the marker that ends the entropy-coded data starting at ``pos``."""
     step = FIRST_STEP  # most scans are short (a progressive file has ten or so): the window grows from small
     while pos < view.size:
-        data = view.read(pos, step + 1)
+        data = view.buffer(pos, step + 1)
         m = _MARKER.search(data)
         if m is not None:
             return pos + m.start()
@@ -165,7 +165,7 @@ def _entropy_end(view: View, pos: int) -> int | None:
     return None
 
 
-def _sound(data: bytes) -> bool | None:
+def _sound(data: bytes | memoryview) -> bool | None:
     """Whether libjpeg-turbo decodes the image without a warning (True), finds its entropy-coded data corrupt
     (False), or cannot judge it (None: a sampling or precision it does not decode, a decompression bomb)."""
     try:

@@ -14,6 +14,11 @@ class Reader(Protocol):
 
     def read(self, offset: int, length: int) -> bytes: ...
 
+    def buffer(self, offset: int, length: int) -> bytes | memoryview:
+        """What ``read`` returns, as a view where the bytes are already in memory (no copy): for callers
+        that only hand them to C code (CRCs, decoders, numpy, ``re``)."""
+        ...
+
 
 class View:
     """The bytes from a candidate's offset, at most ``limit`` of them; reads past the end come back short."""
@@ -30,6 +35,13 @@ class View:
         if pos < 0 or pos >= end:
             return b""
         return self.reader.read(self.start + pos, end - pos)
+
+    def buffer(self, pos: int, length: int) -> bytes | memoryview:
+        """The bytes ``read`` returns, without a copy where the reader holds them (see ``Reader.buffer``)."""
+        end = pos + length if pos + length < self.size else self.size
+        if pos < 0 or pos >= end:
+            return b""
+        return self.reader.buffer(self.start + pos, end - pos)
 
 
 class Spliced:
@@ -51,6 +63,8 @@ class Spliced:
             return head
         at = self.resume + max(0, pos - self.cut)
         return head + self.view.reader.read(at, rest)
+
+    buffer = read
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ def pdf(view: View) -> Verdict | None:
         return None
     pos, end = 0, 0
     while pos < view.size:
-        data = view.read(pos, STEP + 5)
+        data = view.buffer(pos, STEP + 5)
         m = _EOF.search(data)
         if m is None:
             if len(data) <= 5:

@@ -89,7 +89,7 @@ def errors(view: View, raster: Raster, phase: int, low: int, high: int) -> Error
     step = CHUNK // SECTOR * SECTOR
     for at in range(first, high - SECTOR + 1, step):
         count = min(step, high - at) // SECTOR
-        data = view.read(at - raster.stride, raster.stride + count * SECTOR)
+        data = view.buffer(at - raster.stride, raster.stride + count * SECTOR)
         count = (len(data) - raster.stride) // SECTOR
         if count <= 0:
             break
@@ -164,7 +164,7 @@ def _steps(values: list[int], span: int = WINDOW) -> bool:
 def _changes_at(view: View, at: int, lag: int) -> bool:
     """Whether the byte-wise prediction error (at distance ``lag``) changes level within ``EXACT`` bytes of
     ``at``: the change point that best splits the ``SPAN`` bytes each side in two levels (CUSUM)."""
-    data = view.read(at - SPAN - lag, 2 * SPAN + lag)
+    data = view.buffer(at - SPAN - lag, 2 * SPAN + lag)
     if len(data) < 2 * SPAN + lag:
         return False
     raw = np.frombuffer(data, dtype=np.uint8).astype(np.int32)

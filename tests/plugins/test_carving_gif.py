@@ -23,6 +23,8 @@ class Memory:
     def read(self, offset: int, length: int) -> bytes:
         return self.data[offset:offset + length]
 
+    buffer = read
+
 
 def photo(size: tuple[int, int] = (400, 300)) -> Image.Image:
     red = Image.linear_gradient("L").resize(size)
