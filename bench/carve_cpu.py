@@ -1,5 +1,6 @@
 """Where the carver's time goes: every unit of an image carved in this one process, with the time spent in
-the candidate scan, in each type's validator and in each type's gap carver. Not a test.
+the candidate scan, in each type's validator, in each type's gap carver and in hashing what was found
+(nothing is written: no output folder). Not a test.
 
   .venv/bin/python bench/carve_cpu.py IMAGE        (e.g. the image bench/carve.sh builds; KEEP=1 keeps it)
 
@@ -39,6 +40,7 @@ def main(image: str) -> None:
         engine.BY_NAME[f.name] = dataclasses.replace(
             f, validate=timed(f.name, f.validate, validators, calls), gaps=f.gaps and timed(f.name, f.gaps, gaps, Counter()))
     engine.Scanner.find = timed("<scan>", engine.Scanner.find, validators, calls)  # type: ignore[method-assign]
+    engine._settle = timed("<sha256>", engine._settle, validators, calls)  # each hit hashed where it was found
     start = time.perf_counter()
     hits = 0
     with open_evidence(image, "raw", require_image=False) as ev:
