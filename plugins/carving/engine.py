@@ -50,7 +50,7 @@ class Space:
             total += length
         self.size = total
         self.cache: OrderedDict[int, bytes | memoryview] = OrderedDict()
-        # the chunk last scanned: most validator reads fall inside it and are served by one bytes slice
+        # the chunk last scanned: most validator reads fall inside it and are served by one slice of it
         self.window_view = memoryview(b"")
         self.window_start = 0
 
@@ -196,7 +196,7 @@ def carve_unit(unit: Unit) -> list[Hit]:
     removed by the parent."""
     _keep_freed_memory()
     space = Space(reopen(unit.spec), unit.runs, unit.mapped)
-    output = _output(unit.outdir)
+    output = Output(unit.outdir) if unit.outdir is not None else None
     formats = tuple(BY_NAME[t] for t in unit.types)
     hits: list[Hit] = []
     open_files: dict[str, list[Hit]] = {}  # full hits per type that may still hold later candidates
@@ -213,17 +213,6 @@ def carve_unit(unit: Unit) -> list[Hit]:
             if hit.full:
                 open_files.setdefault(hit.name, []).append(hit)
     return hits
-
-
-_OUTPUTS: dict[Path, Output] = {}
-
-
-def _output(outdir: Path | None) -> Output | None:
-    if outdir is None:
-        return None
-    if outdir not in _OUTPUTS:  # one per process: each type folder is made once
-        _OUTPUTS[outdir] = Output(outdir)
-    return _OUTPUTS[outdir]
 
 
 def _settle(space: Space, hit: Hit, output: Output | None) -> Hit:

@@ -19,21 +19,22 @@ def carved_path(kind: str, name: str, image_offset: int) -> str:
 
 
 class Output:
-    """The output folder: each type folder made once per process, files written with plain descriptors
-    (a carved file is written whole in a few large writes, so Python's buffered file layer only adds
-    system calls)."""
+    """The output folder. Files are written with plain descriptors (a carved file is written whole in a few
+    large writes, so Python's buffered file layer only adds system calls); a type folder is made when the
+    first file meant for it finds it missing."""
+
+    FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 
     def __init__(self, outdir: Path) -> None:
         self.outdir = outdir
-        self.folders: set[str] = set()
 
     def create(self, path: str) -> int:
         """A new (or truncated) file at ``path``, open for writing."""
-        kind = path.partition("/")[0]
-        if kind not in self.folders:
-            (self.outdir / kind).mkdir(parents=True, exist_ok=True)
-            self.folders.add(kind)
-        return os.open(self.outdir / path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            return os.open(self.outdir / path, self.FLAGS, 0o644)
+        except FileNotFoundError:
+            (self.outdir / path).parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.outdir / path, self.FLAGS, 0o644)
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:

@@ -19,7 +19,7 @@ from dftk.files import EvidenceFile
 from dftk.filewalk import media_content, media_walk
 from dftk.plugin import Problem
 from dftk.scanning import unallocated_map
-from dftk_plugins.carving.engine import Hit, Space, Unit, carve_unit, hit_path, merge, units
+from dftk_plugins.carving.engine import UNIT, Hit, Space, Unit, carve_unit, hit_path, merge, units
 from dftk_plugins.carving.formats import TYPE_NAMES
 from dftk_plugins.carving.output import Output, write_all
 
@@ -104,17 +104,17 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
     executor = make_executor(workers, "fork") if pool else InProcessExecutor()
     paths: dict[int, str] = {}
     output = _Settled(outdir, space) if outdir is not None else None
-    todo = list(units(evidence, runs, types, outdir, mapped=pool))
-    received = 0
+    received = 0  # units whose result came back, in order: the rest of the space follows them
 
     def results() -> Iterator[list[Hit]]:
         nonlocal received
-        for unit, result in zip(todo, executor.map(carve_unit, todo), strict=True):
+        for result in executor.map(carve_unit, units(evidence, runs, types, outdir, mapped=pool)):
             received += 1
             if isinstance(result, UnitCrashed):
+                unit: Unit = result.unit
                 problems.append(Problem(f"offset:{unit.start:#x}", f"range not carved: {result.reason}"))
                 if output is not None:
-                    output.lost(unit)
+                    output.lost(unit.start, unit.end)
                 continue
             if output is not None:
                 output.written(result)
@@ -137,8 +137,8 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
     finally:
         executor.close()
         if output is not None:
-            for unit in todo[received:]:  # stopped part-way: their workers may have written files
-                output.lost(unit)
+            if received * UNIT < space.size:  # stopped part-way: later units' workers may have written files
+                output.lost(received * UNIT, space.size)
             output.remove_unlisted()
     yield from problems
 
@@ -157,10 +157,10 @@ class _Settled(Output):
     def written(self, hits: list[Hit]) -> None:
         self.wrote.update(hit_path(self.space, hit) for hit in hits)
 
-    def lost(self, unit: Unit) -> None:
-        """A unit whose worker died part-way, or whose result never came: what it wrote is known only by
-        the files' names (image offsets)."""
-        self.lost_runs.extend(self.space.image_runs(unit.start, unit.end - unit.start))
+    def lost(self, start: int, end: int) -> None:
+        """Space ``[start, end)`` whose units' workers died part-way, or whose results never came: what they
+        wrote is known only by the files' names (image offsets)."""
+        self.lost_runs.extend(self.space.image_runs(start, end - start))
 
     def remove_unlisted(self) -> None:
         for path in self.wrote - self.kept:
