@@ -140,7 +140,8 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console entry point: runs the command, then ends the process without tearing the interpreter down."""
+    """Console entry point: runs the command; once it has succeeded, ends the process without tearing the
+    interpreter down (``_hard_exit``)."""
     try:
         cli.main()
     except SystemExit as e:
