@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from dftk import __version__
-from dftk.errors import DftkError, PluginLoadError
+from dftk.errors import INTERRUPTED, DftkError, PluginLoadError
 
 # dftk does its parallel work in processes, and its numpy use (carving's checks) needs no BLAS: a BLAS
 # thread pool in every process would only compete with the workers, and OpenBLAS's idle threads spin for
@@ -111,7 +111,7 @@ class DftkGroup(LazyGroup):
         except click.Abort:
             click.echo("dftk: interrupted; the case store is consistent: run the same command again to resume",
                        err=True)
-            sys.exit(130)
+            sys.exit(INTERRUPTED)
         except DftkError as e:
             click.echo(f"dftk: error: {one_line(e)}", err=True)
             sys.exit(e.exit_code)

@@ -21,6 +21,7 @@ One bad item inside the evidence is never an exception that escapes: it becomes 
 from __future__ import annotations
 
 INCOMPLETE = 4
+INTERRUPTED = 130  # as a shell reports a process ended by Ctrl-C (128 + SIGINT)
 
 
 class DftkError(Exception):

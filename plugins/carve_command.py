@@ -11,14 +11,14 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from dftk.commands.evidence import FORMAT_DECLS, FORMAT_KW
-from dftk.errors import INCOMPLETE, DftkError
+from dftk.errors import INCOMPLETE, INTERRUPTED, DftkError
 from dftk.evidence import open_evidence
 from dftk.plugin import Problem
 
@@ -34,7 +34,8 @@ OUTDIR/<type>/<image offset>.<ext>; OUTDIR/manifest.jsonl has one line per file 
 fragments, size, sha256, validation, confidence, embedded_in); a summary with counts per type is
 printed at the end (a progress bar on a terminal). Files found inside other files (a thumbnail in a
 JPEG) name their container in embedded_in. Problems go to stderr and make the exit status 4 (output
-incomplete).
+incomplete). Interrupted (Ctrl-C), the carve stops with status 130, the manifest listing the files
+carved so far and the folder holding just those.
 
 \b
 Example:
@@ -69,25 +70,46 @@ def carve(evidence: str, outdir: Path, fmt: str, types_: str, scope: str, worker
         raise DftkError(f"{outdir}: output folder is not empty")
     outdir.mkdir(parents=True, exist_ok=True)
     tally = _Tally()
-    with open_evidence(evidence, fmt, require_image=False) as ev, (outdir / "manifest.jsonl").open("x") as manifest, \
-            _progress(ev.size) as advance:
-        for item in carve_evidence(ev, types, scope, workers, outdir):
-            if isinstance(item, Problem):
-                tally.problems += 1
-                click.echo(f"dftk: problem: {item.subject}: {item.message}", err=True)
-                continue
-            advance(item.row["offset"])
-            if item.identical_to is not None:
-                tally.identical += 1
-                continue
-            manifest.write(manifest_line(item) + "\n")
-            tally.add(item.row)
+    unlisted: list[Path] = []  # the file of the item in hand until its manifest line is written
+    try:
+        with open_evidence(evidence, fmt, require_image=False) as ev, \
+                (outdir / "manifest.jsonl").open("x") as manifest, _progress(ev.size) as advance, \
+                closing(carve_evidence(ev, types, scope, workers, outdir)) as carving:
+            # closed on every way out, so the workers stop and the folder is left as the manifest lists it
+            for item in carving:
+                if isinstance(item, Problem):
+                    tally.problems += 1
+                    click.echo(f"dftk: problem: {item.subject}: {item.message}", err=True)
+                    continue
+                advance(item.row["offset"])
+                if item.identical_to is not None:
+                    tally.identical += 1
+                    continue
+                unlisted.append(outdir / item.row["path"])
+                manifest.write(manifest_line(item) + "\n")
+                unlisted.clear()
+                tally.add(item.row)
+    except KeyboardInterrupt:
+        _remove(unlisted)
+        click.echo(f"dftk: interrupted; {outdir / 'manifest.jsonl'} lists the {tally.listed} file(s) carved so far, "
+                   "each in the folder (carve again into an empty folder for the rest)", err=True)
+        sys.exit(INTERRUPTED)
+    except BaseException:
+        _remove(unlisted)
+        raise
     click.echo(tally.summary(outdir))
     if tally.identical:
         click.echo(f"dftk: {tally.identical} carved file(s) identical to allocated files not reported again", err=True)
     if tally.problems:
         click.echo(f"dftk: {tally.problems} problem(s): the carve is incomplete", err=True)
         sys.exit(INCOMPLETE)
+
+
+def _remove(files: list[Path]) -> None:
+    """Files the carve wrote whose manifest lines were never written: the folder holds what the manifest
+    lists (the carve itself removes the files it had not handed over yet)."""
+    for file in files:
+        file.unlink(missing_ok=True)
 
 
 class _Tally:
@@ -97,6 +119,11 @@ class _Tally:
         self.types: Counter[str] = Counter()
         self.validation: Counter[str] = Counter()
         self.embedded = self.fragmented = self.problems = self.identical = 0
+
+    @property
+    def listed(self) -> int:
+        """Files in the manifest so far."""
+        return sum(self.types.values()) + self.embedded
 
     def add(self, row: dict[str, Any]) -> None:
         if row["embedded_in"] is not None:

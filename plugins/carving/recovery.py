@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,7 +90,7 @@ def space_runs(evidence: Evidence, scope: str) -> tuple[tuple[tuple[int, int], .
 
 
 def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", workers: int = 1,
-          outdir: Path | None = None) -> Iterator[Carved | Problem]:
+          outdir: Path | None = None) -> Generator[Carved | Problem, None, None]:
     """Carves the evidence; with ``outdir`` writes each file to ``outdir/<type>/<offset>.<ext>``."""
     runs, problems = space_runs(evidence, scope)
     yield from problems

@@ -200,3 +200,27 @@ def test_pdf_ends_at_its_real_last_eof(name: str) -> None:
     media, [offset] = splice([data])
     [row] = [r for r in carved(media) if r["offset"] == offset and r["embedded_in"] is None]
     assert row["size"] == len(data) and row["validation"] == "full"
+
+
+def test_an_interrupted_carve_says_what_the_manifest_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dftk_plugins.carving import recovery
+
+    media, offsets = splice([image("PNG", (30, 20)), image("PNG", (20, 30)), image("PNG", (25, 25)),
+                             image("PNG", (20, 20))])  # all four written in the one unit before any is listed
+    (tmp_path / "media.raw").write_bytes(media)
+    real, lines = recovery.manifest_line, []
+
+    def interrupted(carved: recovery.Carved) -> str:
+        if len(lines) == 2:
+            raise KeyboardInterrupt  # Ctrl-C while the third file is being listed
+        lines.append(real(carved))
+        return lines[-1]
+
+    monkeypatch.setattr(recovery, "manifest_line", interrupted)
+    out = tmp_path / "out"
+    result = dftk("carve", tmp_path / "media.raw", out, "--types", "png", "--workers", 1)
+    assert result.exit_code == 130
+    assert f"{out / 'manifest.jsonl'} lists the 2 file(s) carved so far" in result.stderr
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [r["offset"] for r in rows] == offsets[:2]
+    assert {str(p.relative_to(out)) for p in out.rglob("*.png")} == {r["path"] for r in rows}
