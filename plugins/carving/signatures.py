@@ -135,15 +135,18 @@ class _SectorSignatures:
 
     def find(self, data: bytes | memoryview, sector: int) -> list[tuple[int, int]]:
         whole = len(data) // sector
-        if not self.tables or not whole:
+        if not self.tables or not len(data):
             return []
         heads = np.frombuffer(data, dtype=np.uint8, count=whole * sector).reshape(whole, sector)
+        last = bytes(data[whole * sector:])  # a partial sector at the end of the media starts a sector too
         found = []
         for index, table in self.tables:
             hit = np.ones(whole, dtype=bool)
             for i in range(min(len(table), sector)):
                 hit &= table[i][heads[:, i]]
             found += [(int(s) * sector, index) for s in np.flatnonzero(hit)]
+            if len(table) <= len(last) and all(table[i][last[i]] for i in range(len(table))):
+                found.append((whole * sector, index))
         return found
 
 

@@ -88,6 +88,16 @@ def test_sector_signatures_match_like_re_at_sector_starts() -> None:
         bytes(data)))
 
 
+def test_sector_signature_in_a_last_partial_sector() -> None:
+    """Media whose size is no multiple of the sector: its last sector starts a file all the same."""
+    sector = 512
+    data = random.Random(12).randbytes(sector * 8) + b"MZ" + bytes(30)
+    pe = next(i for i, f in enumerate(FORMATS) if f.name == "pe")
+    found = Scanner([() for _ in FORMATS], [f.sector_signatures for f in FORMATS]).find(data, sector)
+    assert (sector * 8, pe) in found
+    assert not Scanner([() for _ in FORMATS], [f.sector_signatures for f in FORMATS]).find(data[:sector * 8 + 1])
+
+
 def test_sector_signature_positions() -> None:
     assert hex_to_positions("FF (E2|E3) ?0 ~00 ??") == [
         frozenset({0xFF}), frozenset({0xE2, 0xE3}), frozenset(h << 4 for h in range(16)),
