@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import bisect
 import ctypes
-import hashlib
-import os
 import struct
 import sys
 import zlib
@@ -25,7 +23,7 @@ from pathlib import Path
 from dftk.evidence import Evidence, EvidenceSpec, reopen
 from dftk_plugins.carving.formats import BY_NAME, FORMATS, Format
 from dftk_plugins.carving.model import Verdict, View
-from dftk_plugins.carving.output import Output, carved_path, write_all
+from dftk_plugins.carving.output import Output, carved_path, store
 from dftk_plugins.carving.signatures import Scanner
 
 CHUNK = 16 << 20  # = UNIT: one window per unit, so files across its middle need no block re-reads
@@ -217,19 +215,9 @@ def carve_unit(unit: Unit) -> list[Hit]:
 
 def _settle(space: Space, hit: Hit, output: Output | None) -> Hit:
     """The hit with the SHA-256 and size of its bytes; with an output folder its file is written too."""
-    digest, size = hashlib.sha256(), 0
-    fd = output.create(hit_path(space, hit)) if output is not None else -1
-    try:
-        for at, n in hit.fragments:
-            for piece in space.pieces(at, n):
-                digest.update(piece)
-                size += len(piece)
-                if fd >= 0:
-                    write_all(fd, piece)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    return replace(hit, sha256=digest.hexdigest(), size=size)
+    pieces = (piece for at, n in hit.fragments for piece in space.pieces(at, n))
+    size, sha256 = store(pieces, output, hit_path(space, hit))
+    return replace(hit, sha256=sha256, size=size)
 
 
 def hit_path(space: Space, hit: Hit) -> str:

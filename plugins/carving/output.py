@@ -6,7 +6,9 @@ evidence is read once; the parent only settles what the merge keeps (``recovery.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from dftk_plugins.carving.formats import BY_NAME, EXTENSIONS
@@ -35,6 +37,23 @@ class Output:
         except FileNotFoundError:
             (self.outdir / path).parent.mkdir(parents=True, exist_ok=True)
             return os.open(self.outdir / path, self.FLAGS, 0o644)
+
+
+def store(pieces: Iterable[bytes | memoryview], output: Output | None, path: str) -> tuple[int, str]:
+    """The size and SHA-256 of a carved file given in pieces; with an output folder it is written to
+    ``path`` too."""
+    digest, size = hashlib.sha256(), 0
+    fd = output.create(path) if output is not None else -1
+    try:
+        for piece in pieces:
+            digest.update(piece)
+            size += len(piece)
+            if fd >= 0:
+                write_all(fd, piece)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return size, digest.hexdigest()
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:

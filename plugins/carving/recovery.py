@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from dftk.plugin import Problem
 from dftk.scanning import unallocated_map
 from dftk_plugins.carving.engine import UNIT, Hit, Space, Unit, carve_unit, hit_path, merge, units
 from dftk_plugins.carving.formats import TYPE_NAMES
-from dftk_plugins.carving.output import Output, write_all
+from dftk_plugins.carving.output import Output, store
 
 READ = 4 << 20
 
@@ -179,28 +178,11 @@ def _recover(evidence: Evidence, space: Space, hit: Hit, parent: str | None, out
     path = hit_path(space, hit)
     size, sha256 = hit.size, hit.sha256
     if not sha256:  # cut short by the merge: hashed and written again here
-        size, sha256 = _rewrite(evidence, runs, output, path)
+        size, sha256 = store((data for at, n in runs for _, data in evidence.chunks(READ, at, at + n)), output, path)
     row = {"path": path, "type": hit.kind, "offset": runs[0][0], "fragments": [list(r) for r in runs],
            "size": size, "sha256": sha256, "validation": "full" if hit.full else "partial",
            "confidence": round(hit.confidence, 3), "embedded_in": parent}
     return Carved(row, runs)
-
-
-def _rewrite(evidence: Evidence, runs: tuple[tuple[int, int], ...], output: Output | None,
-             path: str) -> tuple[int, str]:
-    digest, size = hashlib.sha256(), 0
-    fd = output.create(path) if output is not None else -1
-    try:
-        for at, n in runs:
-            for _, data in evidence.chunks(READ, at, at + n):
-                digest.update(data)
-                size += len(data)
-                if fd >= 0:
-                    write_all(fd, data)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    return size, digest.hexdigest()
 
 
 def _unless_allocated(carved: Carved, allocated: AllocatedFiles, outdir: Path | None) -> Carved:
