@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from dftk.evidence import open_evidence
+from dftk.evidence.opening import open_evidence
 from dftk_plugins.carving import engine, formats
 
 
@@ -43,7 +43,7 @@ def main(image: str) -> None:
     engine._settle = timed("<sha256>", engine._settle, validators, calls)  # each hit hashed where it was found
     start = time.perf_counter()
     hits = 0
-    with open_evidence(image, "raw", require_image=False) as ev:
+    with open_evidence(image, "raw") as ev:
         for unit in engine.units(ev, ((0, ev.size),), formats.TYPE_NAMES):
             hits += len(engine.carve_unit(unit))
     print(f"one process: {time.perf_counter() - start:.2f} s, {hits} hits")

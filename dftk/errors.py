@@ -58,3 +58,9 @@ class SignatureError(DftkError):
     """A signature, hash or hash chain does not verify."""
 
     exit_code = 3
+
+
+def one_line(text: object, limit: int | None = None) -> str:
+    """An error's text on one line (libraries' messages span lines), cut at ``limit`` characters."""
+    line = " ".join(str(text).split())
+    return line if limit is None else line[:limit]

@@ -7,8 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-TIME_KEYS = ("mtime", "atime", "ctime", "crtime", "datetime_original", "datetime_digitized", "datetime_modified",
-             "created", "modified", "time")
+from dftk.report import conventions
 
 
 def _month(value: Any) -> str | None:
@@ -22,11 +21,12 @@ def _month(value: Any) -> str | None:
 
 
 def activity(findings: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:
-    """Events per month from every time field the findings carry, in month order."""
+    """Events per month from every time the findings carry (their files' times, the times they mark), in
+    month order."""
     counts: Counter[str] = Counter()
     for finding in findings:
-        for key in TIME_KEYS:
-            month = _month(finding["data"].get(key))
+        for value in conventions.chart_times(finding["data"]):
+            month = _month(value)
             if month:
                 counts[month] += 1
     return sorted(counts.items())
@@ -48,11 +48,12 @@ def bars(series: list[tuple[str, int]], width: int = 900, height: int = 180) -> 
 
 
 def gps_points(findings: Iterable[dict[str, Any]], width: int = 720, height: int = 360) -> list[dict[str, Any]]:
-    """Findings with a position, placed on an equirectangular world grid."""
+    """Findings that mark a position, placed on an equirectangular world grid."""
     points = []
     for finding in findings:
-        lat, lon = finding["data"].get("gps_latitude"), finding["data"].get("gps_longitude")
-        if isinstance(lat, (int, float)) and isinstance(lon, (int, float)) and -90 <= lat <= 90 and -180 <= lon <= 180:
+        found = conventions.position(finding["data"])
+        if found is not None:
+            lat, lon = found
             points.append({"x": round((lon + 180) / 360 * width, 1), "y": round((90 - lat) / 180 * height, 1),
                            "title": f"{finding['subject']} ({lat:.5f}, {lon:.5f})"})
     return points

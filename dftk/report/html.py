@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import defaultdict
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from dftk.case import CaseStore
-from dftk.report import charts, model
+from dftk.case.store import CaseStore
+from dftk.records import IMAGE, is_hint
+from dftk.report import charts, conventions, model
 
 MAX_ROWS = 2000
 MAX_THUMBNAILS = 400
-_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 
 
 def _environment() -> Environment:
@@ -32,11 +31,11 @@ def _cell(value: Any) -> str:
 def _sections(findings: list[dict[str, Any]], disciplines: dict[str, str]) -> list[tuple[str, list[dict[str, Any]]]]:
     by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for finding in findings:
-        if finding["kind"] != "image/thumbnail":
+        if IMAGE not in finding["data"]:  # pictures are shown as pictures, not as table rows
             by_kind[finding["kind"]].append(finding)
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for n, (kind, items) in enumerate(sorted(by_kind.items())):
-        columns = sorted({key for item in items[:MAX_ROWS] for key in item["data"]})
+        columns = sorted({key for item in items[:MAX_ROWS] for key in item["data"] if not is_hint(key)})
         rows = [{"subject": item["subject"], "cells": [_cell(item["data"].get(c, "")) for c in columns]}
                 for item in items[:MAX_ROWS]]
         discipline = disciplines.get(items[0]["plugin"], "other")
@@ -47,9 +46,10 @@ def _sections(findings: list[dict[str, Any]], disciplines: dict[str, str]) -> li
 def _thumbnails(findings: list[dict[str, Any]]) -> list[dict[str, str]]:
     shown = []
     for finding in findings:
-        data = finding["data"].get("jpeg_base64") if finding["kind"] == "image/thumbnail" else None
-        if isinstance(data, str) and _BASE64.match(data):  # only plain base64 may enter a data: URI
-            shown.append({"b64": data, "subject": finding["subject"]})
+        data = conventions.picture(finding["data"])
+        if data is not None:
+            mime = "image/png" if data.startswith("iVBOR") else "image/jpeg"
+            shown.append({"b64": data, "mime": mime, "subject": finding["subject"]})
     return shown
 
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import IO, Any
 
-from dftk.case import CaseStore
+from dftk.case.store import CaseStore
 from dftk.report import model
 
 

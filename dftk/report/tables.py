@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dftk.case import CaseStore
+from dftk.case.store import CaseStore
+from dftk.records import is_hint
 from dftk.report import model
 
 
@@ -19,10 +20,8 @@ def write(store: CaseStore, folder: Path) -> list[Path]:
     """One file per kind; columns are the union of the kind's data keys. Streams kind by kind."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    kinds = [str(k) for (k,) in store.db.execute("SELECT DISTINCT kind FROM findings ORDER BY kind")]
-    for kind in kinds:
-        columns = sorted({key for (data,) in store.db.execute("SELECT data FROM findings WHERE kind = ?", (kind,))
-                          for key in json.loads(data)})
+    for kind in store.kinds():
+        columns = [c for c in store.kind_columns(kind) if not is_hint(c)]
         path = folder / (kind.replace("/", "_") + ".csv")
         with path.open("w", encoding="utf-8-sig", newline="") as out:  # the BOM lets Excel read Chinese text
             writer = csv.writer(out)

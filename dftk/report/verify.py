@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dftk import custody, signing
+from dftk.case import custody
+from dftk.case.seal import seal
 from dftk.errors import DftkError, SignatureError
-from dftk.evidence import open_evidence
-from dftk.seal import seal
+from dftk.evidence.opening import open_evidence
+from dftk.report import signing
 
 
 def verify_report(target: Path, key: Path | None, rehash: bool) -> Iterator[str]:
@@ -55,7 +56,7 @@ def _evidence(item: dict[str, Any]) -> str:
     if not Path(item["path"]).exists():
         return f"--  evidence {item['path']}: not at hand; not re-hashed"
     try:
-        with open_evidence(item["path"], "auto", require_image=False) as ev:
+        with open_evidence(item["path"], "auto") as ev:
             now = seal(ev).sha256
     except DftkError as e:
         raise SignatureError(f"evidence {item['path']}: cannot be re-hashed: {e}") from e

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dftk.evidence import Evidence, EvidenceSpec, reopen
+from dftk.api import Evidence, EvidenceSpec, reopen
 from dftk_plugins.carving.formats import BY_NAME, FORMATS, Format
 from dftk_plugins.carving.model import Verdict, View
 from dftk_plugins.carving.output import Output, carved_path, store

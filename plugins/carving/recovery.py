@@ -11,13 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dftk.errors import EvidenceError
-from dftk.evidence import Evidence
-from dftk.executors import InProcessExecutor, UnitCrashed, make_executor
-from dftk.files import EvidenceFile
-from dftk.filewalk import media_content, media_walk
-from dftk.plugin import Problem
-from dftk.scanning import unallocated_map
+from dftk.api import (
+    Evidence,
+    EvidenceError,
+    EvidenceFile,
+    Problem,
+    UnitCrashed,
+    content,
+    files,
+    in_workers,
+    run_units,
+    unallocated_map,
+)
 from dftk_plugins.carving.engine import UNIT, Hit, Space, Unit, carve_unit, hit_path, merge, units
 from dftk_plugins.carving.formats import TYPE_NAMES
 from dftk_plugins.carving.output import Output, store
@@ -46,7 +51,7 @@ class AllocatedFiles:
         self.evidence = evidence
         self.by_size: dict[int, list[EvidenceFile]] = {}
         self.hashed: dict[int, dict[str, str]] = {}
-        for item in media_walk(evidence):
+        for item in files(evidence):
             if isinstance(item, EvidenceFile) and not item.deleted and item.size > 0:
                 self.by_size.setdefault(item.size, []).append(item)
 
@@ -58,10 +63,10 @@ class AllocatedFiles:
             self.hashed[size] = {}
             for file in self.by_size[size]:
                 try:
-                    content = media_content(self.evidence, file)
+                    data = content(self.evidence, file)
                 except EvidenceError:
                     continue  # unreadable: it cannot be shown identical
-                self.hashed[size].setdefault(hashlib.sha256(content).hexdigest(), file.path)
+                self.hashed[size].setdefault(hashlib.sha256(data).hexdigest(), file.path)
         return self.hashed[size].get(sha256)
 
 
@@ -99,18 +104,19 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
     allocated = AllocatedFiles(evidence) if scope == "unallocated" else None
     # forked workers: a unit needs only the evidence spec (reopened in the worker) and the format tables.
     # They map the evidence: an I/O error under a mapping kills a worker, and that range becomes a problem.
-    pool = workers > 1 and evidence.format != "bytes"
-    executor = make_executor(workers, "fork") if pool else InProcessExecutor()
+    pool = in_workers(workers, evidence)
+    run = run_units(carve_unit, units(evidence, runs, types, outdir, mapped=pool), workers, evidence, fork=True)
     paths: dict[int, str] = {}
     output = _Settled(outdir, space) if outdir is not None else None
     received = 0  # units whose result came back, in order: the rest of the space follows them
 
     def results() -> Iterator[list[Hit]]:
         nonlocal received
-        for result in executor.map(carve_unit, units(evidence, runs, types, outdir, mapped=pool)):
+        for result in run:
             received += 1
             if isinstance(result, UnitCrashed):
-                unit: Unit = result.unit
+                unit = result.unit
+                assert isinstance(unit, Unit)
                 problems.append(Problem(f"offset:{unit.start:#x}", f"range not carved: {result.reason}"))
                 if output is not None:
                     output.lost(unit.start, unit.end)
@@ -134,7 +140,7 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
             yield from problems
             problems.clear()
     finally:
-        executor.close()
+        run.close()
         if output is not None:
             if received * UNIT < space.size:  # stopped part-way: later units' workers may have written files
                 output.lost(received * UNIT, space.size)

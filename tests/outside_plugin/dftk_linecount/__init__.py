@@ -1,15 +1,22 @@
-"""An outside dftk plugin: counts the lines of text files. Installed from its own package."""
+"""An outside dftk plugin: counts the lines of text files. Installed from its own package.
+
+It imports nothing of dftk but ``dftk.api``, and reaches the report and the timeline only through the
+finding-data conventions documented in docs/plugins.md: a date written at the top of a text (``Date:
+2026-03-04``) is marked with ``TIMES``, so it becomes a timeline event and counts in the report's chart.
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import click
 
-from dftk.files import Buffer, EvidenceFile
-from dftk.plugin import Finding, Plugin, Problem, Record
+from dftk.api import TIMES, Buffer, EvidenceFile, Finding, Plugin, Problem, Record
+
+_DATE = re.compile(rb"^Date: (\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:\d{2})?)?)\s*$", re.M)
 
 
 class LineCount(Plugin):
@@ -17,7 +24,7 @@ class LineCount(Plugin):
 
     name: ClassVar[str] = "linecount"
     discipline: ClassVar[str] = "text"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     options: ClassVar[tuple[click.Option, ...]] = (
         click.Option(["--linecount-min-lines"], type=int, default=1, show_default=True,
                      help="Report files with at least this many lines."),
@@ -38,4 +45,8 @@ class LineCount(Plugin):
             return
         lines = bytes(data).count(b"\n")
         if lines >= opts.get("linecount_min_lines", 1):
-            yield Finding("text/lines", file.path, {"lines": lines})
+            found: dict[str, Any] = {"lines": lines}
+            dated = _DATE.search(head[:200])
+            if dated:
+                found.update({"date": dated.group(1).decode(), TIMES: {"date": "date written in the text"}})
+            yield Finding("text/lines", file.path, found)

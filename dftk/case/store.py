@@ -1,0 +1,257 @@
+"""The case store: one SQLite database (WAL) per case folder.
+
+It holds the evidence items, their seals (hashes before and after each run), runs, plugin runs, findings,
+problems, completion marks that make an interrupted run resumable, and the hash-chained custody log.
+Only the main process writes to it; every unit of work is committed in one transaction with its
+completion mark, so an interrupted run leaves a consistent store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dftk.case.queries import Queries
+from dftk.errors import CaseError
+from dftk.records import Finding, Record, canonical_json, check_json
+
+SCHEMA_VERSION = 1
+STORE_NAME = "case.sqlite"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE evidence (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, format TEXT NOT NULL, size INTEGER NOT NULL,
+    sector_size INTEGER NOT NULL, stored_hashes TEXT NOT NULL, metadata TEXT NOT NULL, added TEXT NOT NULL);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY, evidence_id INTEGER NOT NULL REFERENCES evidence(id), started TEXT NOT NULL,
+    finished TEXT, status TEXT NOT NULL, command TEXT NOT NULL, workers INTEGER NOT NULL,
+    examiner TEXT NOT NULL);
+CREATE TABLE seals (
+    id INTEGER PRIMARY KEY, evidence_id INTEGER NOT NULL REFERENCES evidence(id),
+    run_id INTEGER REFERENCES runs(id), phase TEXT NOT NULL CHECK (phase IN ('before', 'after')),
+    time TEXT NOT NULL, sha256 TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE plugin_runs (
+    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), plugin TEXT NOT NULL,
+    version TEXT NOT NULL, options TEXT NOT NULL, outcome TEXT NOT NULL, started TEXT NOT NULL,
+    finished TEXT, seconds REAL, findings INTEGER NOT NULL DEFAULT 0, problems INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE findings (
+    id INTEGER PRIMARY KEY, evidence_id INTEGER NOT NULL, run_id INTEGER NOT NULL, plugin TEXT NOT NULL,
+    kind TEXT NOT NULL, subject TEXT NOT NULL, data TEXT NOT NULL, digest TEXT NOT NULL,
+    UNIQUE (evidence_id, digest));
+CREATE TABLE problems (
+    id INTEGER PRIMARY KEY, evidence_id INTEGER NOT NULL, run_id INTEGER NOT NULL, plugin TEXT NOT NULL,
+    subject TEXT NOT NULL, message TEXT NOT NULL, digest TEXT NOT NULL, UNIQUE (evidence_id, digest));
+CREATE TABLE done (
+    evidence_id INTEGER NOT NULL, unit TEXT NOT NULL, subject TEXT NOT NULL,
+    PRIMARY KEY (evidence_id, unit, subject)) WITHOUT ROWID;
+CREATE TABLE custody (
+    seq INTEGER PRIMARY KEY, time TEXT NOT NULL, examiner TEXT NOT NULL, tool_version TEXT NOT NULL,
+    action TEXT NOT NULL, command_line TEXT NOT NULL, evidence_sha256 TEXT, details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TRIGGER custody_no_update BEFORE UPDATE ON custody
+    BEGIN SELECT RAISE(ABORT, 'the custody log is append-only'); END;
+CREATE TRIGGER custody_no_delete BEFORE DELETE ON custody
+    BEGIN SELECT RAISE(ABORT, 'the custody log is append-only'); END;
+CREATE INDEX findings_kind ON findings (kind, subject);
+"""
+
+
+def utc_now() -> str:
+    """Now, as the ISO 8601 UTC string every record in the store uses.
+
+    With SOURCE_DATE_EPOCH set (reproducible builds' convention) the clock is frozen at that time, so a
+    case built twice from the same evidence and commands is the same case, down to its custody log.
+    """
+    frozen = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(frozen), tz=UTC) if frozen else datetime.now(UTC)
+    return moment.isoformat(timespec="microseconds")
+
+
+def digest(*parts: str) -> str:
+    return hashlib.sha256(canonical_json(list(parts)).encode()).hexdigest()
+
+
+class CaseStore(Queries):
+    """The SQLite store of one case folder; a context manager that closes it."""
+
+    def __init__(self, folder: Path, db: sqlite3.Connection) -> None:
+        self.folder = folder
+        self.db = db
+
+    @classmethod
+    def open(cls, folder: str | Path, create: bool = True) -> CaseStore:
+        """Opens (and with ``create``, creates) the case store in ``folder``.
+
+        Raises:
+            CaseError: the folder or database cannot be used, or its schema is newer than this dftk.
+        """
+        path = Path(folder)
+        store_path = path / STORE_NAME
+        if not create and not store_path.is_file():
+            raise CaseError(f"{path}: not a dftk case folder (no {STORE_NAME})")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(store_path, isolation_level=None, timeout=30)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            store = cls(path, db)
+            store._migrate()
+        except (OSError, sqlite3.Error) as e:
+            raise CaseError(f"{store_path}: cannot open the case store: {e}") from e
+        return store
+
+    def _migrate(self) -> None:
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:
+            # executescript cannot take parameters; both values are ours, not the user's.
+            self.db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA} INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'), "
+                f"('created', '{utc_now()}'); COMMIT;"
+            )
+            return
+        version = int(self.meta("schema_version") or 0)
+        if version > SCHEMA_VERSION:
+            raise CaseError(f"{self.folder}: case store schema {version} is newer than this dftk ({SCHEMA_VERSION})")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit of work: all of it lands, or none of it."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def rollback_open_transaction(self) -> None:
+        """Ends a transaction an interrupt left open (between its BEGIN and the block that owns it)."""
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> CaseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # evidence and seals
+
+    def add_evidence(self, info: dict[str, Any]) -> int:
+        """Registers an evidence item (once per path) and returns its id."""
+        row = self.db.execute("SELECT id FROM evidence WHERE path = ?", (info["path"],)).fetchone()
+        if row:
+            return int(row[0])
+        cur = self.db.execute(
+            "INSERT INTO evidence (path, format, size, sector_size, stored_hashes, metadata, added) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (info["path"], info["format"], info["size"], info["sector_size"],
+             canonical_json(info["stored_hashes"]), canonical_json(info["metadata"]), utc_now()),
+        )
+        return int(cur.lastrowid or 0)
+
+    def record_seal(self, evidence_id: int, run_id: int | None, phase: str, sha256: str, detail: Any) -> None:
+        self.db.execute(
+            "INSERT INTO seals (evidence_id, run_id, phase, time, sha256, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (evidence_id, run_id, phase, utc_now(), sha256, canonical_json(detail)),
+        )
+
+    def last_seal(self, evidence_id: int) -> str | None:
+        row = self.db.execute(
+            "SELECT sha256 FROM seals WHERE evidence_id = ? ORDER BY id DESC LIMIT 1", (evidence_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    # runs
+
+    def begin_run(self, evidence_id: int, command: str, workers: int, examiner: str) -> int:
+        cur = self.db.execute(
+            "INSERT INTO runs (evidence_id, started, status, command, workers, examiner) "
+            "VALUES (?, ?, 'running', ?, ?, ?)",
+            (evidence_id, utc_now(), command, workers, examiner),
+        )
+        return int(cur.lastrowid or 0)
+
+    def end_run(self, run_id: int, status: str) -> None:
+        self.db.execute("UPDATE runs SET finished = ?, status = ? WHERE id = ?", (utc_now(), status, run_id))
+
+    def begin_plugin(self, run_id: int, name: str, version: str, options: dict[str, Any]) -> int:
+        cur = self.db.execute(
+            "INSERT INTO plugin_runs (run_id, plugin, version, options, outcome, started) "
+            "VALUES (?, ?, ?, ?, 'running', ?)",
+            (run_id, name, version, canonical_json(options), utc_now()),
+        )
+        return int(cur.lastrowid or 0)
+
+    def end_plugin(self, plugin_run_id: int, outcome: str, seconds: float) -> None:
+        self.db.execute(
+            "UPDATE plugin_runs SET outcome = ?, finished = ?, seconds = ? WHERE id = ?",
+            (outcome, utc_now(), round(seconds, 6), plugin_run_id),
+        )
+
+    # findings, problems and completion marks
+
+    def write(self, evidence_id: int, run_id: int, plugin: str, records: Iterable[Record],
+              plugin_run_id: int | None = None) -> tuple[int, int]:
+        """Stores records, ignoring any already stored; returns (new findings, new problems)."""
+        found = problems = 0
+        for rec in records:
+            if isinstance(rec, Finding):
+                data = check_json(rec.data, plugin)
+                cur = self.db.execute(
+                    "INSERT OR IGNORE INTO findings (evidence_id, run_id, plugin, kind, subject, data, digest) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (evidence_id, run_id, plugin, rec.kind, rec.subject, data,
+                     digest(plugin, rec.kind, rec.subject, data)),
+                )
+                found += cur.rowcount
+            else:
+                cur = self.db.execute(
+                    "INSERT OR IGNORE INTO problems (evidence_id, run_id, plugin, subject, message, digest) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (evidence_id, run_id, plugin, rec.subject, rec.message,
+                     digest(plugin, rec.subject, rec.message)),
+                )
+                problems += cur.rowcount
+        if plugin_run_id is not None and (found or problems):
+            self.db.execute("UPDATE plugin_runs SET findings = findings + ?, problems = problems + ? WHERE id = ?",
+                            (found, problems, plugin_run_id))
+        return found, problems
+
+    def mark_done(self, evidence_id: int, unit: str, subjects: Iterable[str]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO done VALUES (?, ?, ?)",
+                            ((evidence_id, unit, s) for s in subjects))
+
+    def done_among(self, evidence_id: int, unit: str, subjects: list[str]) -> set[str]:
+        """Which of ``subjects`` a unit has already completed for this evidence."""
+        done: set[str] = set()
+        for i in range(0, len(subjects), 500):
+            part = subjects[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(
+                f"SELECT subject FROM done WHERE evidence_id = ? AND unit = ? AND subject IN ({marks})",
+                (evidence_id, unit, *part),
+            )
+            done.update(str(r[0]) for r in rows)
+        return done
+
+    # custody events (the chain's rules are in custody.py)
+
+    def last_event(self) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.db.execute("SELECT seq, hash FROM custody ORDER BY seq DESC LIMIT 1").fetchone()
+        return row
+
+    def add_event(self, event: dict[str, Any]) -> None:
+        self.db.execute(f"INSERT INTO custody ({', '.join(event)}) VALUES ({', '.join('?' * len(event))})",
+                        tuple(event.values()))

@@ -1,0 +1,83 @@
+"""``dftk case``: read a case folder: its custody log, findings and problems."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from dftk.case import custody
+from dftk.case.store import CaseStore
+
+
+@click.group()
+def case() -> None:
+    """Read a case folder: custody log, findings, problems."""
+
+
+@case.command()
+@click.argument("case_dir", metavar="DIR")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per custody event (JSON lines).")
+def log(case_dir: str, as_json: bool) -> None:
+    """Print the custody log and check its hash chain (exit 3 if any event was altered).
+
+    \b
+    Example:
+      dftk case log cases/2026-001
+    """
+    store = CaseStore.open(case_dir, create=False)
+    try:
+        for event in custody.events(store):
+            if as_json:
+                click.echo(json.dumps(event, ensure_ascii=False, sort_keys=True))
+            else:
+                click.echo(f"{event['seq']:>5}  {event['time']}  {event['action']:<16} {event['examiner']}  "
+                           f"{event['command_line']}")
+        check = custody.verify(store)
+    finally:
+        store.close()
+    click.echo(f"custody chain intact: {check.events} events, head {check.head}", err=as_json)
+
+
+@case.command()
+@click.argument("case_dir", metavar="DIR")
+@click.option("--kind", help="Only findings of this kind or namespace (e.g. hash or hash/file).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per finding (JSON lines).")
+def findings(case_dir: str, kind: str | None, as_json: bool) -> None:
+    """Print the findings recorded in a case, in a stable order.
+
+    \b
+    Example:
+      dftk case findings cases/2026-001 --kind hash/evidence
+    """
+    store = CaseStore.open(case_dir, create=False)
+    try:
+        for row in store.findings(kind):
+            row["data"] = json.loads(row["data"])
+            if as_json:
+                click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
+            else:
+                click.echo(f"{row['kind']}\t{row['subject']}\t{json.dumps(row['data'], ensure_ascii=False)}")
+    finally:
+        store.close()
+
+
+@case.command()
+@click.argument("case_dir", metavar="DIR")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per problem (JSON lines).")
+def problems(case_dir: str, as_json: bool) -> None:
+    """Print the problems recorded in a case: items that could not be fully processed.
+
+    \b
+    Example:
+      dftk case problems cases/2026-001
+    """
+    store = CaseStore.open(case_dir, create=False)
+    try:
+        for row in store.problems():
+            if as_json:
+                click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
+            else:
+                click.echo(f"{row['plugin']}\t{row['subject']}\t{row['message']}")
+    finally:
+        store.close()

@@ -1,0 +1,220 @@
+"""``dftk meta``: image, audio and document metadata of loose files, folders or everything inside an image.
+
+It runs the file-scope plugins of the ``image``, ``audio`` and ``document`` disciplines on each file, exactly as
+``dftk run`` does inside the pipeline, and prints one record per file. Nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from PIL import Image
+
+from dftk.api import (
+    CORE,
+    Buffer,
+    Evidence,
+    EvidenceError,
+    EvidenceFile,
+    EvidenceSpec,
+    FileOutcome,
+    Finding,
+    LoadedPlugin,
+    LogicalEvidence,
+    Plugin,
+    PluginState,
+    Problem,
+    Record,
+    Settings,
+    WalkItem,
+    is_hint,
+    mime_of,
+    open_evidence,
+    open_image,
+    screen,
+)
+from dftk_plugins.metadata.audio import AudioMetaPlugin
+from dftk_plugins.metadata.document import DocumentMetaPlugin
+from dftk_plugins.metadata.image import ImageMetaPlugin
+
+# The metadata plugins, in the order their fields are merged into a file's record (a later one wins).
+PLUGINS = (ImageMetaPlugin, AudioMetaPlugin, DocumentMetaPlugin)
+
+_HELP = """Print the metadata of PATH... (files, folders, or evidence images): EXIF/GPS/XMP/IPTC of pictures,
+tags and stream properties of audio, and author/tool/dates/revisions of PDF and Office documents.
+
+Folders are read recursively; a disk image (raw, E01, VMDK, ...) is opened read-only and every file in its
+file systems is read. One record per file: path, mime, fields (normalized, see docs/metadata.md), tags
+(grouped as EXIF:Make, GPS:GPSLatitude, XMP:CreatorTool, ID3:TIT2, PDF:Author...), checks (image-forensics
+findings) and problems. Nothing is recorded; use `dftk run` for a case.
+
+\b
+Example:
+  dftk meta photo.jpg report.pdf
+  dftk meta ./seized-files --json > meta.jsonl
+  dftk meta disk.E01 --json
+"""
+
+
+@click.command("meta", help=_HELP, short_help="Image, audio and document metadata of files, folders or images.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+@click.option("--workers", type=click.IntRange(1, 256), default=os.cpu_count() or 1, show_default="CPU count",
+              help="Processes reading and parsing files; the output and its order are the same for any N.")
+@click.option("--ela", "ela_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write an error-level-analysis picture of every JPEG into DIR (see docs/metadata.md).")
+def meta(paths: tuple[str, ...], as_json: bool, workers: int, ela_dir: str | None) -> None:
+    ela = str(Path(ela_dir).resolve()) if ela_dir else None
+    for path in paths:
+        with _evidence(path) as evidence:
+            shown = _Shown(evidence, path)
+            steps = [LoadedPlugin(cls, f"dftk: {cls.__module__}:{cls.__name__}") for cls in (*PLUGINS, FileType)]
+            options: dict[str, dict[str, Any]] = {}
+            if ela is not None:
+                steps.append(LoadedPlugin(ErrorLevels, f"dftk: {__name__}:ErrorLevels"))
+                options["ela"] = {"ela_dir": ela, "ela_root": shown.root, "ela_logical": shown.logical}
+            sink = _Records(shown, lambda record: click.echo(
+                json.dumps(record, ensure_ascii=False, sort_keys=True) if as_json else _text(record)))
+            screen(evidence, steps, options, sink, Settings(workers, progress=False))
+
+
+class FileType(Plugin):
+    """The file's type by its content (libmagic), for files no metadata plugin names a type for."""
+
+    name = "mime"
+    discipline = "digital"
+    version = "1.0.0"
+
+    def analyze(self, file: EvidenceFile, data: Buffer, **opts: Any) -> Iterator[Record]:
+        yield Finding("file/type", file.path, {"mime": mime_of(bytes(data[:8192]))})
+
+
+class ErrorLevels(Plugin):
+    """An error-level-analysis picture of every JPEG, written into the folder ``--ela`` names."""
+
+    name = "ela"
+    discipline = "image"
+    version = "1.0.0"
+
+    def analyze(self, file: EvidenceFile, data: Buffer, **opts: Any) -> Iterator[Record]:
+        from dftk_plugins.metadata.ela import write_ela
+
+        if mime_of(bytes(data[:8192])) != "image/jpeg":
+            return
+        shown = _shown(opts["ela_root"], opts["ela_logical"], file.path)
+        try:
+            yield Finding("image/ela", file.path, {"path": str(write_ela(data, shown, Path(opts["ela_dir"])))})
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
+            yield Problem(file.path, f"{type(e).__name__}: {e}")
+
+
+def _evidence(path: str) -> Evidence:
+    """A folder is logical evidence; a disk image is opened as one; any other file is a folder of one."""
+    p = Path(path)
+    if p.is_dir():
+        return open_evidence(p, "logical")
+    try:
+        return open_image(p)
+    except EvidenceError:
+        return _SingleFile(p)
+
+
+class _SingleFile(LogicalEvidence):
+    """One loose file as logical evidence: its folder, walked for that file alone."""
+
+    def __init__(self, file: Path) -> None:
+        self.only = file.name
+        super().__init__(file.parent)
+        self.spec = EvidenceSpec(str(file.parent), "logical")
+
+    def walk(self) -> Iterator[WalkItem]:
+        stat = (self.root / self.only).stat()
+        yield EvidenceFile("/" + self.only, stat.st_size, locator=self.only)
+
+
+class _Shown:
+    """How a file's path is shown: under the folder as given, or ``IMAGE:/path`` inside an image."""
+
+    def __init__(self, evidence: Evidence, given: str) -> None:
+        self.logical = evidence.format == "logical"
+        self.root = str(Path(given).parent) if isinstance(evidence, _SingleFile) else given
+
+    def __call__(self, path: str) -> str:
+        return _shown(self.root, self.logical, path)
+
+
+def _shown(root: str, logical: bool, path: str) -> str:
+    return str(Path(root) / path.lstrip("/")) if logical else f"{root}:{path}"
+
+
+class _Records:
+    """The engine's results as one record per file, printed in walk order."""
+
+    def __init__(self, shown: _Shown, emit: Any) -> None:
+        self.shown = shown
+        self.emit = emit
+
+    def open(self, state: PluginState) -> None:
+        pass
+
+    def done(self, state: PluginState, subjects: list[str]) -> set[str]:
+        return set()
+
+    def records(self, state: PluginState, records: list[Record]) -> None:
+        pass  # the metadata plugins have no media or evidence scope
+
+    def completed(self, state: PluginState, subject: str) -> None:
+        pass
+
+    def results(self, results: list[FileOutcome | Problem], states: dict[str, PluginState]) -> None:
+        for result in results:
+            if isinstance(result, Problem):
+                self.emit(_empty(self.shown(result.subject), result.message))
+            else:
+                self.emit(describe(self.shown(result.file.path), result))
+
+
+def _empty(shown: str, problem: str) -> dict[str, Any]:
+    return {"path": shown, "mime": None, "fields": {}, "tags": {}, "checks": [], "problems": [problem]}
+
+
+def describe(shown: str, outcome: FileOutcome) -> dict[str, Any]:
+    """One file's record: the media findings' fields and tags, the checks, and every problem."""
+    record: dict[str, Any] = {"path": shown, "mime": None, "fields": {}, "tags": {}, "checks": [], "problems": []}
+    typed = None
+    for name, records in outcome.records:
+        for result in records:
+            if isinstance(result, Problem):
+                record["problems"].append(result.message if name == CORE else f"{name}: {result.message}")
+            elif result.kind == "file/type":
+                typed = result.data["mime"]
+            elif result.kind == "image/ela":
+                record["ela"] = result.data["path"]
+            elif result.kind.startswith("media/"):
+                _take_media(record, result)
+            else:
+                record["checks"].append({"kind": result.kind, **result.data})
+    if record["mime"] is None and not any(name == CORE for name, _ in outcome.records):
+        record["mime"] = typed
+    return record
+
+
+def _take_media(record: dict[str, Any], finding: Finding) -> None:
+    data = {k: v for k, v in finding.data.items() if not is_hint(k)}
+    record["mime"] = data.pop("mime", None) or record["mime"]
+    record["tags"].update(data.pop("tags", {}) or {})
+    record["fields"].update(data)
+
+
+def _text(record: dict[str, Any]) -> str:
+    lines = [f"{record['path']}  ({record['mime'] or 'unreadable'})"]
+    lines += [f"  {k}: {json.dumps(v, ensure_ascii=False)}" for k, v in sorted(record["fields"].items())]
+    lines += [f"  check {c['kind']}: {json.dumps({k: v for k, v in c.items() if k != 'kind'}, ensure_ascii=False)}"
+              for c in record["checks"]]
+    lines += [f"  problem: {p}" for p in record["problems"]]
+    return "\n".join(lines)
