@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from dftk_plugins.metadata.image import estimate_quality, tables_digest
+from dftk_plugins.metadata.jpeg_tables import estimate_quality, tables_digest
 
 SOFTWARE_HINTS = ("gimp", "photoshop", "paint", "picasa", "lightroom", "ifranview", "irfanview", "acdsee", "windows")
 

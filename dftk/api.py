@@ -7,14 +7,15 @@ here belongs here, added in a change of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import click
 
 from dftk.case import custody
 from dftk.case.run import Pipeline, recorded
 from dftk.case.store import CaseStore
-from dftk.cli.options import evidence_format_option
 from dftk.engine.contract import MediaConsumer, Plugin, content_digests
 from dftk.engine.engine import Screen, Settings, screen
 from dftk.engine.executors import UnitCrashed, in_workers, run_units
@@ -31,6 +32,7 @@ from dftk.errors import (
     one_line,
 )
 from dftk.evidence import (
+    FORMATS,
     Buffer,
     Evidence,
     EvidenceFile,
@@ -48,6 +50,7 @@ from dftk.fs.walk import content, files
 from dftk.hashing.algorithms import ALGORITHMS, digest_all, new_hasher, parse_algorithms
 from dftk.hashing.hashdeep import HASHDEEP_MAGIC, read_hashdeep
 from dftk.records import FILE_TIMES, IMAGE, POSITION, TIMES, VALUE, Finding, Problem, Record, is_hint
+from dftk.shortcuts import collection_paused
 
 __all__ = [
     # the contract
@@ -57,14 +60,16 @@ __all__ = [
     # errors and exit statuses
     "DftkError", "EvidenceError", "PluginError", "NotApplicable", "INCOMPLETE", "INTERRUPTED", "one_line",
     # evidence and its files
-    "Evidence", "EvidenceFile", "EvidenceSpec", "Buffer", "WalkItem", "LogicalEvidence", "open_evidence",
+    "Evidence", "EvidenceFile", "EvidenceSpec", "Buffer", "WalkItem", "LogicalEvidence", "FORMATS", "open_evidence",
     "open_image", "reopen", "files", "content", "UnallocatedMap", "unallocated_map",
     # content helpers
     "mime_of", "contradicts_extension", "safe_component", "safe_relative",
     "ALGORITHMS", "new_hasher", "parse_algorithms", "digest_all", "HASHDEEP_MAGIC", "read_hashdeep",
     # running plugins (for a discipline's command)
     "LoadedPlugin", "installed", "PluginState", "Settings", "Screen", "screen", "FileOutcome", "CORE",
-    "run_units", "in_workers", "UnitCrashed", "record_run", "evidence_format_option",
+    "run_units", "in_workers", "UnitCrashed", "record_run", "collection_paused",
+    # options shared by commands
+    "evidence_format_option", "evidence_format_param",
 ]
 
 
@@ -76,3 +81,21 @@ def record_run(evidence: Evidence, case_dir: str | Path, plugins: list[LoadedPlu
     with CaseStore.open(case_dir) as store:
         summary = Pipeline(evidence, store, plugins, options, settings, custody.examiner_name(examiner)).run()
         yield from recorded(store, summary.evidence["path"], [p.name for p in plugins])
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+_FORMAT: dict[str, Any] = {
+    "type": click.Choice(FORMATS), "default": "auto", "show_default": True,
+    "help": "Evidence format; 'auto' detects it and refuses files with no partition table or file system "
+            "(use 'raw' to examine arbitrary bytes).",
+}
+
+
+def evidence_format_param() -> click.Option:
+    """``--evidence-format`` (parameter ``fmt``): how to open the evidence; ``auto`` detects it."""
+    return click.Option(["--evidence-format", "fmt"], **_FORMAT)
+
+
+def evidence_format_option(command: F) -> F:
+    """The decorator form of :func:`evidence_format_param`, for a command every part of which is static."""
+    return click.option("--evidence-format", "fmt", **_FORMAT)(command)

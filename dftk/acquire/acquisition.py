@@ -5,318 +5,33 @@ sectors are zero-filled; their ranges go into the acquisition log and the result
 "verified". A source that disappears (device gone) is an error, not a bad sector. The log (JSON and text,
 beside the destination) is written when the run starts, kept up to date while it runs, and completed at
 the end, so an interrupted acquisition can be continued with ``resume``: raw from the bytes the log
-records, E01 from the last checkpoint found in the image itself (see :mod:`dftk.ewfwrite`); both re-hash
+records, E01 from the last checkpoint found in the image itself (see :mod:`dftk.ewf.writer`); both re-hash
 what was already written, so the hashes are those of an uninterrupted run.
+
+This module runs the acquisition (:func:`acquire`) and keeps its log; what is read is in
+:mod:`dftk.acquire.sources`, where it is written in :mod:`dftk.acquire.sinks`, the options in
+:mod:`dftk.acquire.options`.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import platform
-import stat
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from dftk import __version__
-from dftk.errors import DftkError, SignatureError
+from dftk.acquire.options import Options
+from dftk.acquire.sinks import E01Sink, RawSink
+from dftk.acquire.sources import AcquisitionError, BadRange, FileSource, Source, read_block, read_block_into
+from dftk.errors import SignatureError
 from dftk.evidence.base import open_read_only
 from dftk.evidence.opening import open_evidence
-from dftk.ewf.writer import CHECKPOINT, CaseFields, EwfWriter, default_workers, segment_name
+from dftk.ewf.segments import segment_name
 from dftk.hashing.multihash import BufferRing, MultiHasher, hasher_pool, read_fd
-
-BLOCK = 8 << 20
-_FLUSH_EVERY = 32 << 20  # raw: start writeback every so many bytes
-_GONE = {errno.ENODEV, errno.ENXIO, errno.ENOENT, errno.ENOMEDIUM, errno.EBADF, errno.ESHUTDOWN}
-
-
-class AcquisitionError(DftkError):
-    """The acquisition cannot go on: source vanished, destination full or unwritable, bad resume."""
-
-
-class Source(Protocol):
-    """What imaging reads: a size, a sector size and positioned reads that raise OSError on failure."""
-
-    path: str
-    size: int
-    sector_size: int
-
-    def read(self, offset: int, length: int) -> bytes: ...
-
-    def close(self) -> None: ...
-
-
-class FileSource:
-    """A block device or an image file, opened read-only."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-        try:
-            self._fd = open_read_only(path)
-            self.is_device = stat.S_ISBLK(os.fstat(self._fd).st_mode)
-            self.size = os.lseek(self._fd, 0, os.SEEK_END)
-        except OSError as e:
-            raise AcquisitionError(f"{path}: cannot open source: {e.strerror or e}") from e
-        self.sector_size = _sector_size(path) if self.is_device else 512
-
-    def read(self, offset: int, length: int) -> bytes:
-        return os.pread(self._fd, length, offset)
-
-    def readinto(self, offset: int, view: memoryview) -> int:
-        """Reads into ``view`` (no allocation); returns the bytes read."""
-        return os.preadv(self._fd, [view], offset)
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-    def identity(self) -> dict[str, Any]:
-        ident: dict[str, Any] = {"path": self.path, "size": self.size, "sector_size": self.sector_size,
-                                 "device": self.is_device}
-        if self.is_device:
-            ident.update(_device_model_serial(Path(self.path)))
-        return ident
-
-
-def _sector_size(path: Path) -> int:
-    with open_evidence(path, "device") as ev:
-        return ev.sector_size
-
-
-def _device_model_serial(path: Path) -> dict[str, str]:
-    name = path.resolve().name
-    found = {}
-    for key, rel in (("model", "device/model"), ("serial", "device/serial"), ("serial", "serial")):
-        try:
-            value = (Path("/sys/class/block") / name / rel).read_text().strip()
-        except OSError:
-            continue
-        if value and key not in found:
-            found[key] = value
-    return found
-
-
-# --- reading with retries -------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class BadRange:
-    """Sectors ``[start, start + count)`` that could not be read, zero-filled in the image."""
-
-    start: int
-    count: int
-    error: str
-
-
-def _read_exact(source: Source, offset: int, length: int) -> bytes:
-    try:
-        data = source.read(offset, length)
-    except OSError as e:
-        if e.errno in _GONE:
-            raise AcquisitionError(f"{source.path}: source vanished at byte {offset}: {e.strerror or e}") from e
-        raise
-    if len(data) != length:
-        raise AcquisitionError(f"{source.path}: source vanished or shrank: read {len(data)} of {length} "
-                               f"bytes at byte {offset}")
-    return data
-
-
-def read_block(source: Source, offset: int, length: int, retries: int, bad: list[BadRange]) -> bytes:
-    """Reads one block, retrying ``retries`` times; then sector by sector, zero-filling what fails."""
-    for _ in range(retries + 1):
-        try:
-            return _read_exact(source, offset, length)
-        except OSError:
-            continue
-    return _read_sectors(source, offset, length, bad)
-
-
-def read_block_into(source: Source, offset: int, view: memoryview, retries: int, bad: list[BadRange]) -> None:
-    """:func:`read_block` into a buffer: the same retries and sector-by-sector fallback, without allocating
-    when the source can read into a buffer (:class:`FileSource`)."""
-    readinto = getattr(source, "readinto", None)
-    if readinto is None:
-        view[:] = read_block(source, offset, len(view), retries, bad)
-        return
-    for _ in range(retries + 1):
-        try:
-            n = readinto(offset, view)
-        except OSError as e:
-            if e.errno in _GONE:
-                raise AcquisitionError(f"{source.path}: source vanished at byte {offset}: {e.strerror or e}") from e
-            continue
-        if n != len(view):
-            raise AcquisitionError(f"{source.path}: source vanished or shrank: read {n} of {len(view)} "
-                                   f"bytes at byte {offset}")
-        return
-    view[:] = _read_sectors(source, offset, len(view), bad)
-
-
-def _read_sectors(source: Source, offset: int, length: int, bad: list[BadRange]) -> bytes:
-    size = source.sector_size
-    out = bytearray()
-    for at in range(offset, offset + length, size):
-        want = min(size, offset + length - at)
-        try:
-            out += _read_exact(source, at, want)
-        except OSError as e:
-            out += bytes(want)
-            _add_bad(bad, at // size, e.strerror or str(e))
-    return bytes(out)
-
-
-def _add_bad(bad: list[BadRange], sector: int, error: str) -> None:
-    last = bad[-1] if bad else None
-    if last and last.start + last.count == sector and last.error == error:
-        last.count += 1
-    else:
-        bad.append(BadRange(sector, 1, error))
-
-
-# --- destinations ---------------------------------------------------------------------------------
-
-
-class RawSink:
-    """A raw image, or split raw (``DEST.001``, ``DEST.002``... of ``split`` bytes each)."""
-
-    def __init__(self, dest: Path, split: int | None, resume_at: int = 0) -> None:
-        self.dest, self.split = dest, split
-        self.start = resume_at
-        self.paths: list[Path] = []
-        self._fd = -1
-        self._room = 0
-        self._unflushed = 0
-        self._flusher: ThreadPoolExecutor | None = None
-        self._flushing: Future[None] | None = None
-        if resume_at:
-            self._reopen(resume_at)
-
-    def _name(self, index: int) -> Path:
-        return self.dest.with_name(f"{self.dest.name}.{index + 1:03d}") if self.split else self.dest
-
-    def _next(self, flags: int = os.O_CREAT | os.O_EXCL) -> None:
-        self._stop_writeback()
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        path = self._name(len(self.paths))
-        try:
-            self._fd = os.open(path, os.O_WRONLY | flags | getattr(os, "O_CLOEXEC", 0), 0o644)
-        except OSError as e:
-            raise AcquisitionError(f"{path}: cannot create destination: {e.strerror or e}") from e
-        self.paths.append(path)
-        self._room = self.split or 1 << 62
-
-    def _reopen(self, done: int) -> None:
-        per = self.split or done
-        for index in range(-(-done // per)):
-            self._next(flags=0)
-            keep = min(per, done - index * per)
-            os.ftruncate(self._fd, keep)
-            os.lseek(self._fd, keep, os.SEEK_SET)
-            self._room = per - keep if self.split else 1 << 62
-
-    def write(self, data: bytes | memoryview) -> None:
-        view = memoryview(data)
-        while len(view):
-            if self._room == 0 or self._fd < 0:
-                self._next()
-            n = self._write(view[: self._room])
-            view = view[n:]
-            self._room -= n
-            self._unflushed += n
-            if self._unflushed >= _FLUSH_EVERY:
-                self._start_writeback()
-
-    def _start_writeback(self) -> None:
-        """Starts writing the recent bytes to disk and lets the kernel drop the pages already written (on a
-        helper thread: the kernel may block while it queues the writes), so the final fsync has little
-        left to wait for and the page cache is recycled instead of growing."""
-        self._unflushed = 0
-        if not hasattr(os, "posix_fadvise"):
-            return
-        pos = os.lseek(self._fd, 0, os.SEEK_CUR)
-        lo = max(0, pos - 4 * _FLUSH_EVERY)
-        if self._flusher is None:
-            self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writeback")
-        if self._flushing is None or self._flushing.done():  # never queue up: skip while one is running
-            self._flushing = self._flusher.submit(os.posix_fadvise, self._fd, lo, pos - lo,
-                                                  os.POSIX_FADV_DONTNEED)
-
-    def _stop_writeback(self) -> None:
-        if self._flusher is not None:
-            self._flusher.shutdown(wait=True)
-            self._flusher = None
-        self._flushing = None
-
-    def _write(self, view: memoryview) -> int:
-        try:
-            return os.write(self._fd, view)
-        except OSError as e:
-            full = " (destination full)" if e.errno in (errno.ENOSPC, errno.EDQUOT) else ""
-            raise AcquisitionError(f"{self.paths[-1]}: cannot write{full}: {e.strerror or e}; nothing after "
-                                   "this point was written; free space and run again with --resume") from e
-
-    def finish(self, hashes: dict[str, str], bad: list[BadRange]) -> list[Path]:
-        self.close()
-        return self.paths
-
-    def close(self) -> None:
-        self._stop_writeback()
-        if self._fd >= 0:
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = -1
-
-
-class E01Sink:
-    """The E01 writer behind the same interface as :class:`RawSink`; with ``resume_limit``, continues the
-    partial image from its last checkpoint within that many bytes (:attr:`start`)."""
-
-    def __init__(self, dest: Path, source: Source, options: Options, physical: bool,
-                 resume_limit: int | None = None) -> None:
-        base = dest.with_suffix("") if dest.suffix.lower() == ".e01" else dest
-        self.first = segment_name(base, 1)
-        self.writer = EwfWriter(base, source.size, source.sector_size, options.fields, options.compression,
-                                options.split, physical, options.workers, checkpoint=options.checkpoint,
-                                resume_limit=resume_limit)
-        self.start = self.writer.done
-
-    def write(self, data: bytes) -> None:
-        self.writer.write(data)
-
-    def finish(self, hashes: dict[str, str], bad: list[BadRange]) -> list[Path]:
-        return self.writer.finish(hashes["md5"], hashes["sha1"], [(b.start, b.count) for b in bad])
-
-    def close(self) -> None:
-        self.writer.close()
-
-    def interrupt(self) -> None:
-        """Closes after a failure, keeping what was written as a last checkpoint when it can."""
-        self.writer.interrupt()
-
-
-# --- the acquisition ------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Options:
-    fmt: str = "raw"
-    split: int | None = None
-    algorithms: tuple[str, ...] = ("md5", "sha256")
-    compression: str = "fast"
-    fields: CaseFields = field(default_factory=CaseFields)
-    retries: int = 2
-    verify: bool = False
-    resume: bool = False
-    workers: int = field(default_factory=default_workers)
-    block: int = BLOCK
-    checkpoint: int = CHECKPOINT  # progress made durable every so many bytes (raw: log; E01: a table too)
-    command_line: str = ""
 
 
 def log_path(dest: Path) -> Path:

@@ -6,22 +6,18 @@ Every error reaches the examiner as one line on stderr with an exit status: 0 ok
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import os
 import sys
-import threading
 from typing import Any
 
 import click
 
 from dftk import __version__
-from dftk.errors import INTERRUPTED, DftkError, PluginLoadError
+from dftk.errors import INTERRUPTED, DftkError, PluginLoadError, one_line
+from dftk.shortcuts import entry_points, exit_now, limit_blas_threads
 
-# dftk does its parallel work in processes, and its numpy use (carving's checks) needs no BLAS: a BLAS
-# thread pool in every process would only compete with the workers, and OpenBLAS's idle threads spin for
-# about a tenth of a second once numpy is loaded. An examiner's own setting stands.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+limit_blas_threads()
 
 _COMMANDS = {
     "run": "dftk.cli.commands.run:run",
@@ -38,18 +34,7 @@ _COMMANDS = {
 }
 
 
-def one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 COMMAND_GROUP = "dftk.commands"
-
-
-def entry_points(group: str) -> Any:
-    """The entry points of a group (read only when a plugin command is looked for)."""
-    from dftk.engine.entrypoints import entry_points as registered
-
-    return registered(group)
 
 
 def plugin_commands(core: dict[str, str]) -> dict[str, str]:
@@ -140,27 +125,8 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console entry point: runs the command; once it has succeeded, ends the process without tearing the
-    interpreter down (``_hard_exit``)."""
+    """Console entry point: runs the command, then ends the process (``dftk.shortcuts.exit_now``)."""
     try:
         cli.main()
     except SystemExit as e:
-        _hard_exit(e.code)
-
-
-def _hard_exit(code: str | int | None) -> None:
-    """Exits with ``code`` as ``sys.exit`` would; after a command that succeeded, without the interpreter's
-    teardown: freeing every object of every loaded module (numpy, Pillow, ...) costs a tenth of a second at
-    the end of each command and does nothing the operating system does not do anyway. Exit handlers still
-    run and the standard streams are flushed. A failed command (whose files may still be open on the error
-    path, their buffers unwritten) and one that left a thread to wait for exit the usual way."""
-    failed = code not in (None, 0)
-    if failed or any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
-        sys.exit(code)
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
-            pass
-    os._exit(0)
+        exit_now(e.code)

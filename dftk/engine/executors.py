@@ -7,7 +7,6 @@ executor (Dask's ``Client.submit``) implements the same two methods without any 
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import signal
 from abc import ABC, abstractmethod
@@ -17,6 +16,8 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
+
+from dftk.shortcuts import freeze_for_fork, unfreeze
 
 if TYPE_CHECKING:
     from dftk.evidence import Evidence
@@ -73,10 +74,7 @@ class LocalProcessExecutor(Executor):
 
     def _start(self) -> ProcessPoolExecutor:
         if self.start == "fork":
-            # What this process holds now is shared with the forked workers. Frozen, the cyclic collector
-            # walks it in neither process: a walk writes to every object's header, so it would copy those
-            # pages into each worker, and every full collection (and the one at exit) would visit them all.
-            gc.freeze()
+            freeze_for_fork()
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context(self.start),
                                    initializer=_ignore_interrupt)
 
@@ -125,7 +123,7 @@ class LocalProcessExecutor(Executor):
     def close(self, cancel: bool = False) -> None:
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
         if self.start == "fork":
-            gc.unfreeze()  # the workers are gone: what is garbage by now may be collected again
+            unfreeze()
 
 
 class ThreadExecutor(Executor):

@@ -12,6 +12,7 @@ import click
 
 from dftk.engine.contract import Plugin
 from dftk.errors import PluginError, PluginLoadError
+from dftk.shortcuts import entry_points
 
 ENTRY_POINT_GROUP = "dftk.plugins"
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -77,8 +78,6 @@ def discover(eps: Any = None) -> dict[str, LoadedPlugin]:
     Raises:
         PluginLoadError: a plugin fails to import or validate, or two share a name (both named).
     """
-    from dftk.engine.entrypoints import entry_points
-
     found: dict[str, LoadedPlugin] = {}
     for ep in sorted(eps if eps is not None else entry_points(ENTRY_POINT_GROUP), key=lambda e: e.name):
         source = _source(ep)

@@ -9,6 +9,7 @@ process the engine hands ``analyze_batch`` the instances it already holds instea
 from __future__ import annotations
 
 import importlib
+import itertools
 import mmap
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -48,9 +49,10 @@ class FileBatch:
     calls: tuple[PluginCall, ...]
     items: list[tuple[EvidenceFile, tuple[str, ...]] | Problem] = field(default_factory=list)
     nbytes: int = 0
+    limit: int = MAX_BATCH_FILES
 
     def full(self) -> bool:
-        return len(self.items) >= MAX_BATCH_FILES or self.nbytes >= MAX_BATCH_BYTES
+        return len(self.items) >= self.limit or self.nbytes >= MAX_BATCH_BYTES
 
     def files(self) -> Iterator[tuple[EvidenceFile, tuple[str, ...]]]:
         return (item for item in self.items if not isinstance(item, Problem))
@@ -82,7 +84,11 @@ def plan(walk: Iterable[WalkItem], spec: EvidenceSpec, calls: tuple[PluginCall, 
         skipped: told of each file that needs none of them, and is left out.
     """
     names = tuple(call.name for call in calls)
-    batch = FileBatch(spec, calls)
+    # The first units are small and grow to the full size: a few files still reach every worker, and many
+    # files travel in units large enough that handing them over costs little.
+    ramp = (1 << n for n in range(MAX_BATCH_FILES.bit_length() - 1))
+    sizes = itertools.chain(ramp, itertools.repeat(MAX_BATCH_FILES))
+    batch = FileBatch(spec, calls, limit=next(sizes))
     for group in _groups(walk):
         files = [item for item in group if not isinstance(item, Problem)]
         needs = iter(pending(files) if pending is not None else [names] * len(files))
@@ -99,7 +105,7 @@ def plan(walk: Iterable[WalkItem], spec: EvidenceSpec, calls: tuple[PluginCall, 
                 batch.nbytes += item.size
             if batch.full():
                 yield batch
-                batch = FileBatch(spec, calls)
+                batch = FileBatch(spec, calls, limit=next(sizes))
     if batch.items:
         yield batch
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dftk.errors import EvidenceError
+from dftk.errors import EvidenceError, one_line
 from dftk.evidence.base import Evidence
 
 
 def libyal_reason(error: BaseException) -> str:
     # libewf chains every layer's message into one; the last clause names the root cause.
-    text = " ".join(str(error).split())
+    text = one_line(error)
     clauses = [c.strip() for c in text.split(". ") if c.strip()]
     return clauses[0].split(": ", 1)[-1] if clauses else type(error).__name__
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dftk.errors import DftkError
+from dftk.errors import DftkError, one_line
 from dftk.evidence.base import EvidenceSpec
 from dftk.fs.filesystem import FsEntry
 from dftk.fs.volumes import Volume
@@ -100,7 +100,7 @@ def _write(fs: Any, entry: FsEntry, original: str, outdir: Path) -> dict[str, An
             size += len(chunk)
     except OSError as e:
         return Problem(original, f"content unreadable after {size} bytes; partial file kept at "
-                                 f"{written.relative_to(outdir)}: {' '.join(str(e).split())[:120]}")
+                                 f"{written.relative_to(outdir)}: {one_line(e, 120)}")
     finally:
         os.close(fd)
     if entry.times["mtime"]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytsk3
 
+from dftk.errors import one_line
 from dftk.evidence.base import Evidence
 from dftk.evidence.files import EvidenceFile
 from dftk.fs.volumes import TskImage, Volume, beyond_end, type_name, volumes
@@ -119,7 +120,7 @@ class FileSystem:
         try:
             directory = self.tsk.open_dir(inode=root)
         except OSError as e:
-            yield self._problem("/", f"cannot open the root directory: {_reason(e)}")
+            yield self._problem("/", f"cannot open the root directory: {one_line(e, 200)}")
             return
         yield from self._walk_dir(directory, "", (root,))
 
@@ -127,7 +128,7 @@ class FileSystem:
         try:
             entries = list(directory)
         except OSError as e:
-            yield self._problem("/" + parent, f"directory could not be read completely: {_reason(e)}")
+            yield self._problem("/" + parent, f"directory could not be read completely: {one_line(e, 200)}")
             return
         for entry in entries:
             name = entry.info.name
@@ -165,7 +166,7 @@ class FileSystem:
             sub = entry.as_directory()
         except OSError as e:
             if not int(entry.info.name.flags) & _NAME_UNALLOC:
-                yield self._problem("/" + path, f"cannot open directory: {_reason(e)}")
+                yield self._problem("/" + path, f"cannot open directory: {one_line(e, 200)}")
             return
         yield from self._walk_dir(sub, path, (*ancestors, inode))
 
@@ -251,10 +252,6 @@ def _file_name_times(raw: bytes) -> dict[str, datetime | None]:
             "crtime": _filetime(created)}
 
 
-def _reason(error: BaseException) -> str:
-    return " ".join(str(error).split())[:200]
-
-
 def file_systems(evidence: Evidence) -> Iterator[FileSystem | Problem]:
     """Opens the file system of every partition; a partition TSK cannot read becomes a Problem."""
     table, found = volumes(evidence)
@@ -267,4 +264,4 @@ def file_systems(evidence: Evidence) -> Iterator[FileSystem | Problem]:
         except OSError as e:
             what = f"partition {volume.index} at offset {volume.offset}" if table else "evidence"
             yield Problem(f"volume {volume.index}", f"{what}: no file system The Sleuth Kit can open "
-                          f"({' '.join(str(e).split())[:120]})")
+                          f"({one_line(e, 120)})")

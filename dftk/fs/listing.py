@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from dftk.errors import one_line
 from dftk.evidence.base import Evidence, EvidenceSpec
 from dftk.fs.filesystem import FileSystem, FsEntry
 from dftk.fs.filetype import contradicts_extension, mime_of
@@ -57,7 +58,7 @@ def _row(fs: FileSystem, entry: FsEntry, options: ListOptions) -> Iterator[dict[
     try:
         hashes, read = digest_all(chunks(), options.hashes)
     except OSError as e:
-        yield Problem(row["path"], f"content unreadable: {' '.join(str(e).split())[:160]}")
+        yield Problem(row["path"], f"content unreadable: {one_line(e, 160)}")
         hashes, read = {}, -1
     if options.hashes:
         row.update({a: hashes.get(a) for a in options.hashes})

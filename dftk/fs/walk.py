@@ -10,7 +10,7 @@ import tempfile
 import weakref
 from collections.abc import Iterator
 
-from dftk.errors import EvidenceError
+from dftk.errors import EvidenceError, one_line
 from dftk.evidence import MAP_THRESHOLD, Buffer, Evidence, EvidenceFile, EvidenceSpec, LogicalEvidence, WalkItem, reopen
 from dftk.fs.filesystem import FileSystem, file_systems
 from dftk.fs.volumes import Volume, per_volume, volumes
@@ -90,7 +90,7 @@ def media_content(evidence: Evidence, file: EvidenceFile) -> Buffer:
             return b"".join(chunks)
         return _spool(chunks)
     except OSError as e:
-        reason = " ".join(str(e).split())[:160]
+        reason = one_line(e, 160)
         raise EvidenceError(f"{file.path}: The Sleuth Kit cannot read the content: {reason}") from e
 
 

@@ -1,5 +1,5 @@
 """CASE/UCO JSON-LD (the Cyber-investigation Analysis Standard Expression): the evidence, the examiner,
-the tool, each run as an investigative action, and the files found with their hashes.
+the tool, each run as an investigative action, and the files whose content hashes findings give.
 
 Identifiers are UUIDv5 derived from the case content, so the same case gives the same graph.
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from typing import Any
+
+from dftk.report import conventions
 
 CONTEXT = {
     "kb": "http://example.org/kb/",
@@ -66,10 +68,10 @@ def graph(head: dict[str, Any], findings: Iterable[dict[str, Any]]) -> dict[str,
         nodes.append(_file(node_id, ev["path"], ev["size"], ev["stored_hashes"]))
     results: dict[int, list[str]] = {}
     for finding in findings:
-        if finding["kind"] in ("hash/file", "hash/evidence"):
-            node_id = _id("file", finding["evidence_id"], finding["subject"], finding["data"].get("sha256"))
-            path = finding["subject"] if finding["kind"] == "hash/file" else "evidence"
-            nodes.append(_file(node_id, path, finding["data"].get("size"), finding["data"]))
+        subject = finding["subject"]
+        if (subject.startswith("/") or subject == "evidence") and conventions.content_hashes(finding["data"]):
+            node_id = _id("file", finding["evidence_id"], subject, finding["data"].get("sha256"))
+            nodes.append(_file(node_id, subject, finding["data"].get("size"), finding["data"]))
             results.setdefault(finding["evidence_id"], []).append(node_id)
     actions = []
     for run in head["runs"]:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dftk.case.store import CaseStore
+from dftk.hashing.algorithms import ALGORITHMS
 from dftk.records import FILE_TIMES, IMAGE, POSITION, TIMES
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
@@ -31,6 +32,11 @@ def chart_times(data: Mapping[str, Any]) -> Iterator[Any]:
             yield data[field]
     for _, _, value in marked_times(data):
         yield value
+
+
+def content_hashes(data: Mapping[str, Any]) -> dict[str, str]:
+    """The digests of the subject's content a finding gives, under the algorithms' names (``md5``...)."""
+    return {name: value for name, value in data.items() if name in ALGORITHMS and isinstance(value, str)}
 
 
 def position(data: Mapping[str, Any]) -> tuple[float, float] | None:

@@ -20,7 +20,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from dftk_plugins.carving import media, pcm
+from dftk_plugins.carving import flac as flac_format
+from dftk_plugins.carving import ogg as ogg_format
+from dftk_plugins.carving import pcm
+from dftk_plugins.carving import riff as riff_format
 from dftk_plugins.carving.fragments import MAX_GAP, boundaries, first_valid
 from dftk_plugins.carving.model import Spliced, Validator, Verdict, View
 
@@ -29,7 +32,7 @@ MAX_CRC_CHECKS = 512  # spliced-page CRCs computed per Ogg file
 MAX_NEXT = 16  # candidate next frames (FLAC) or pages (Ogg) considered per file
 FLAC_SPAN = 1 << 16  # longest broken frame considered: STREAMINFO's maximum frame size, capped by this
 _FLAC_SYNC = (b"\xff\xf8", b"\xff\xf9")
-_CRC16_BY_LOW = {t & 0xFF: i for i, t in enumerate(media._CRC16)}  # the low byte names the table entry
+_CRC16_BY_LOW = {t & 0xFF: i for i, t in enumerate(flac_format._CRC16)}  # the low byte names the table entry
 
 
 def _hits(view: View, needle: bytes, start: int, aligned: tuple[int, int] | None) -> Iterator[tuple[int, bytes]]:
@@ -60,7 +63,7 @@ def _ogg_sequences(view: View, end: int) -> dict[int, int]:
     """The last page sequence number of each stream (serial) in the sound pages before ``end``."""
     last: dict[int, int] = {}
     pos = 0
-    while pos < end and (page := media._ogg_page(view, pos)) is not None:
+    while pos < end and (page := ogg_format._ogg_page(view, pos)) is not None:
         last[page[2]] = page[3]
         pos += page[0]
     return last
@@ -92,7 +95,7 @@ def _ogg_pairs(view: View, good: int, sector: int) -> Iterator[tuple[int, int]]:
             resume = h - (following - cut)
             page = Spliced(view, cut, resume, following).read(good, length)
             if len(page) == length and \
-                    media.ogg_crc(page[:22] + b"\0\0\0\0" + page[26:]) == struct.unpack_from("<I", page, 22)[0]:
+                    ogg_format.ogg_crc(page[:22] + b"\0\0\0\0" + page[26:]) == struct.unpack_from("<I", page, 22)[0]:
                 yield cut, resume
 
 
@@ -101,7 +104,7 @@ def _next_pages(view: View, start: int, aligned: tuple[int, int], last: dict[int
     for found, (h, _) in enumerate(_hits(view, b"OggS\0", start, aligned)):
         if found >= MAX_NEXT:
             return
-        page = media._ogg_page(View(view.reader, h, 27 + 255 * 256), 0)
+        page = ogg_format._ogg_page(View(view.reader, h, 27 + 255 * 256), 0)
         if page is not None and page[4] and last.get(page[2], -2) + 1 == page[3]:
             yield h
 
@@ -113,12 +116,12 @@ def flac(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verd
     """FLAC gap carving: the frame after the gap carries the number that follows the broken frame's, and
     the broken frame's CRC-16 holds across the cut (the break may also fall between frames, or inside the
     broken frame's header)."""
-    start = media.flac_start(view)
-    frames = None if start is None else media._flac_metadata(view, start + 4)
+    start = flac_format.flac_start(view)
+    frames = None if start is None else flac_format._flac_metadata(view, start + 4)
     if start is None or frames is None:
         return None
     streaminfo = view.read(start + 8, 34)
-    end, samples = media._flac_frames(view, frames, streaminfo)
+    end, samples = flac_format._flac_frames(view, frames, streaminfo)
     sync = view.read(frames, 2)
     if end != verdict.good or sync not in _FLAC_SYNC:
         return None
@@ -151,7 +154,7 @@ def _next_frames(view: View, start: int, sync: bytes, numbers: tuple[int, int]) 
     blocking strategy) and a coded number in the ``numbers`` range."""
     found = 0
     for h, data in _hits(view, sync, start, None):
-        header = media._flac_header(data)
+        header = flac_format._flac_header(data)
         if header is not None and numbers[0] <= header[2] <= numbers[1]:
             yield h
             found += 1
@@ -162,7 +165,7 @@ def _next_frames(view: View, start: int, sync: bytes, numbers: tuple[int, int]) 
 def _forward_states(data: bytes, good: int, start: int, sector: int) -> list[tuple[int, int]]:
     """(cut, CRC-16 state) at each sector boundary from the broken frame's start ``good`` (a file position;
     ``data`` is read from there, the file from absolute ``start``): the CRC run up to that cut."""
-    table, crc = media._CRC16, 0
+    table, crc = flac_format._CRC16, 0
     states = [(good, 0)] if (start + good) % sector == 0 else []
     for i, byte in enumerate(data):
         crc = ((crc << 8) & 0xFFFF) ^ table[(crc >> 8) ^ byte]
@@ -175,7 +178,7 @@ def _backward_states(data: bytes, origin: int, sector: int) -> dict[int, list[in
     """For each sector boundary in ``data`` (which starts at absolute ``origin`` and ends at the next frame's
     header), the CRC-16 state from which the rest of ``data`` brings the CRC to zero, mapped to the absolute
     boundaries that need it. The CRC update is run backward: an entry's low byte names the entry."""
-    table, crc = media._CRC16, 0
+    table, crc = flac_format._CRC16, 0
     states: dict[int, list[int]] = {}
     for i in range(len(data) - 1, -1, -1):
         index = _CRC16_BY_LOW[crc & 0xFF]
@@ -193,12 +196,12 @@ PCM_MAX_GAP = 4 << 20  # filler judged sector by sector after a PCM break (slowe
 def riff(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:
     """WAV gap carving: after the break in the samples, the second fragment starts where filler turns back
     to smooth sound that continues the sound before the cut. Only for breaks the PCM check saw."""
-    samples = media.wav_pcm(view)
+    samples = riff_format.wav_pcm(view)
     if samples is None:
         return None
     cut: int | None = verdict.good
     if not samples.start < view.start + verdict.good < samples.end:  # the chunks after the samples broke
-        cut = media.wav_break(view)
+        cut = riff_format.wav_break(view)
     if cut is None or not samples.start < view.start + cut < samples.end or (view.start + cut) % pcm.SECTOR:
         return None
     before = view.read(cut - pcm.WINDOW * pcm.SECTOR, pcm.WINDOW * pcm.SECTOR)

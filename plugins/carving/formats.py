@@ -9,7 +9,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dftk_plugins.carving import archives, compound, executables, fragments, images, isobmff, jpeg, media, pdf, sqlite
+from dftk_plugins.carving import (
+    archive_gaps,
+    archives,
+    compound,
+    compound_gaps,
+    executables,
+    flac,
+    fragments,
+    images,
+    isobmff,
+    jpeg,
+    mp3,
+    ogg,
+    pdf,
+    riff,
+    sqlite,
+)
 from dftk_plugins.carving.audio_gaps import flac as flac_gaps
 from dftk_plugins.carving.audio_gaps import ogg as ogg_gaps
 from dftk_plugins.carving.audio_gaps import riff as riff_gaps
@@ -55,16 +71,16 @@ FORMATS: tuple[Format, ...] = (
     Format("bmp", ("42 4D ?? ?? ?? ?? 00 00 00 00",), images.bmp, 256 * MiB, "bmp", gaps=images.bmp_gaps),
     Format("pdf", ("25 50 44 46 2D 31 2E",), pdf.pdf, 512 * MiB, "pdf", gaps=pdf.pdf_gaps),
     Format("zip", ("50 4B 03 04",), archives.zip_archive, 1024 * MiB, "zip", kind=archives.zip_kind,
-           gaps=archives.zip_gaps),
-    Format("ole2", ("D0 CF 11 E0 A1 B1 1A E1",), compound.ole2, 512 * MiB, "ole", gaps=compound.ole2_gaps),
+           gaps=archive_gaps.zip_gaps),
+    Format("ole2", ("D0 CF 11 E0 A1 B1 1A E1",), compound.ole2, 512 * MiB, "ole", gaps=compound_gaps.ole2_gaps),
     Format("sqlite", ("53 51 4C 69 74 65 20 66 6F 72 6D 61 74 20 33 00",), sqlite.sqlite, 1024 * MiB, "sqlite",
            gaps=sqlite.sqlite_gaps),
-    Format("riff", ("52 49 46 46 ?? ?? ?? ?? (57 41 56 45|41 56 49 20|57 45 42 50)",), media.riff, 1024 * MiB,
-           "riff", kind=media.riff_kind, gaps=riff_gaps),
+    Format("riff", ("52 49 46 46 ?? ?? ?? ?? (57 41 56 45|41 56 49 20|57 45 42 50)",), riff.riff, 1024 * MiB,
+           "riff", kind=riff.riff_kind, gaps=riff_gaps),
     Format("pe", (), executables.pe, 256 * MiB, "exe", sector_signatures=("4D 5A",)),
-    Format("mp3", ("49 44 33 (02|03|04) 00 ?0",), media.mp3, 256 * MiB, "mp3", sector_signatures=(media.MP3_SYNC,)),
-    Format("ogg", ("4F 67 67 53 00 02",), media.ogg, 1024 * MiB, "ogg", gaps=ogg_gaps),
-    Format("flac", ("66 4C 61 43 00 00 00 22", "49 44 33 (02|03|04) 00 ?0"), media.flac, 1024 * MiB, "flac",
+    Format("mp3", ("49 44 33 (02|03|04) 00 ?0",), mp3.mp3, 256 * MiB, "mp3", sector_signatures=(mp3.MP3_SYNC,)),
+    Format("ogg", ("4F 67 67 53 00 02",), ogg.ogg, 1024 * MiB, "ogg", gaps=ogg_gaps),
+    Format("flac", ("66 4C 61 43 00 00 00 22", "49 44 33 (02|03|04) 00 ?0"), flac.flac, 1024 * MiB, "flac",
            gaps=flac_gaps),
     Format("tiff", ("49 49 2A 00", "4D 4D 00 2A"), images.tiff, 1024 * MiB, "tif",
            gaps=images.tiff_gaps),

@@ -14,6 +14,7 @@ import zlib
 from PIL import Image, ImageFile, JpegImagePlugin, TiffImagePlugin, WebPImagePlugin
 
 from dftk_plugins.carving import gif_lzw, raster_gaps
+from dftk_plugins.carving.gif_gaps import gaps as reassemble_gif
 from dftk_plugins.carving.model import Validator, Verdict, View
 
 MAX_PIXELS = 200_000_000  # decode checks refuse decompression bombs above this
@@ -133,8 +134,8 @@ def _full_blocks_end(view: View, pos: int) -> int | None:
 
 
 def gif_gaps(validate: Validator, view: View, verdict: Verdict, sector: int) -> Verdict | None:
-    """GIF gap carving (``gif_lzw.gaps``)."""
-    reassembled: Verdict | None = gif_lzw.gaps(validate, view, verdict, sector)
+    """GIF gap carving (``gif_gaps.gaps``)."""
+    reassembled: Verdict | None = reassemble_gif(validate, view, verdict, sector)
     return reassembled
 
 

@@ -35,6 +35,7 @@ from dftk.api import (
     UnallocatedMap,
     content_digests,
     mime_of,
+    one_line,
     unallocated_map,
 )
 from dftk_plugins.scanning.windows import Window, Windows
@@ -103,7 +104,7 @@ def _compile(files: list[Path], allow_include: bool) -> CompiledRules:
 
 
 def _why_not_compiled(error: Exception) -> str:
-    text = " ".join(str(error).split())
+    text = one_line(error)
     if "include" in text.lower():
         return f"rules not used: this file uses `include`, refused unless --yara-allow-include is given ({text})"
     return f"rules not used: {text}"

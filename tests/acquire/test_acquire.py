@@ -13,13 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from dftk.acquire.acquisition import AcquisitionError, FileSource, Options, acquire
+from dftk.acquire.acquisition import acquire
+from dftk.acquire.options import Options
+from dftk.acquire.sources import AcquisitionError, FileSource
 from dftk.acquire.verify import verify_image
 from dftk.case import custody
 from dftk.case.store import CaseStore
 from dftk.errors import SignatureError
 from dftk.evidence.opening import open_evidence
-from dftk.ewf.writer import CaseFields, pack_chunks
+from dftk.ewf.compression import pack_chunks
+from dftk.ewf.sections import CaseFields
 from helpers import dftk, require_tool, shared_data
 
 SECTOR = 512
@@ -103,7 +106,7 @@ def test_destination_full_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.M
     def full(fd: int, data: object) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("dftk.acquire.acquisition.os.write", full)
+    monkeypatch.setattr("dftk.acquire.sinks.os.write", full)
     with pytest.raises(AcquisitionError, match="destination full"):
         acquire(FaultySource(_data(1 << 20)), tmp_path / "img.raw", _options())
 
@@ -189,7 +192,7 @@ def test_file_source_raw_and_e01_with_and_without_shared_memory(tmp_path: Path,
         raw = acquire(src, tmp_path / "img.raw", Options(block=1 << 20, algorithms=("md5",)))
         assert (tmp_path / "img.raw").read_bytes() == data and raw["hashes"]["md5"] == md5
         shared = acquire(src, tmp_path / "shared", Options(fmt="e01", block=5 << 20, workers=2))
-        monkeypatch.setattr("dftk.ewf.writer.os.statvfs", lambda path: os.statvfs_result((4096,) * 2 + (0,) * 8))
+        monkeypatch.setattr("dftk.ewf.compression.os.statvfs", lambda path: os.statvfs_result((4096,) * 2 + (0,) * 8))
         fallback = acquire(src, tmp_path / "fallback", Options(fmt="e01", block=5 << 20, workers=2))
     finally:
         src.close()
@@ -222,7 +225,7 @@ def test_incompressible_chunks_are_stored_raw_without_compressing(monkeypatch: p
     batch = os.urandom(chunk) + bytes(chunk) + mixed + b"abc" * (chunk // 3) + b"ab"
     compressed = []
     real = zlib.compress
-    monkeypatch.setattr("dftk.ewf.writer.zlib.compress",
+    monkeypatch.setattr("dftk.ewf.compression.zlib.compress",
                         lambda data, level=-1: compressed.append(len(data)) or real(data, level))
     packed = pack_chunks(batch, chunk, 1)
     assert [c for _, c in packed] == [False, True, True, True]

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from dftk.acquire.acquisition import AcquisitionError, Options, acquire
+from dftk.acquire.acquisition import acquire
+from dftk.acquire.options import Options
+from dftk.acquire.sources import AcquisitionError
 from dftk.evidence.opening import open_evidence
-from dftk.ewf.writer import CaseFields
+from dftk.ewf.sections import CaseFields
 from helpers import dftk, require_tool
 
 SECTOR = 512
@@ -28,8 +30,9 @@ SPLIT = 1 << 20
 KILLER = r"""
 import os, sys
 from pathlib import Path
-from dftk.acquire.acquisition import Options, acquire
-from dftk.ewf.writer import CaseFields
+from dftk.acquire.acquisition import acquire
+from dftk.acquire.options import Options
+from dftk.ewf.sections import CaseFields
 
 class Source:
     def __init__(self, path, at, sig):

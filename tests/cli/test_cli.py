@@ -92,13 +92,13 @@ def test_a_plugin_command_may_not_take_a_used_name(monkeypatch: pytest.MonkeyPat
 
 _EXIT = """
 import atexit, sys, threading, time
-from dftk.cli import _hard_exit
+from dftk.shortcuts import exit_now
 atexit.register(lambda: print("exit handler ran", file=sys.stderr))
 if sys.argv[2] == "thread":
     threading.Thread(target=time.sleep, args=(0.2,)).start()
 print("buffered output", end="")
 code = sys.argv[1]
-_hard_exit(None if code == "none" else int(code) if code.isdigit() else code)
+exit_now(None if code == "none" else int(code) if code.isdigit() else code)
 """
 
 

@@ -8,12 +8,14 @@ from typing import Any
 
 import click
 
-from dftk.acquire.acquisition import FileSource, Options, log_path
 from dftk.acquire.acquisition import acquire as run_acquisition
+from dftk.acquire.acquisition import log_path
+from dftk.acquire.options import Options
+from dftk.acquire.sources import FileSource
 from dftk.case import custody
 from dftk.case.store import CaseStore
 from dftk.cli.commands.hash import _algorithms, _size_option
-from dftk.ewf.writer import CaseFields
+from dftk.ewf.sections import CaseFields
 
 
 @click.command()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dftk.errors import INCOMPLETE, DftkError, SignatureError
+from dftk.errors import INCOMPLETE, DftkError, SignatureError, one_line
 from dftk.evidence.base import open_read_only
 from dftk.evidence.opening import open_evidence
 from dftk.hashing.algorithms import ALGORITHMS, parse_algorithms
@@ -121,7 +121,7 @@ def hash_command(targets: tuple[Path, ...], algorithms: tuple[str, ...], piecewi
 def _reason(error: BaseException) -> str:
     if isinstance(error, OSError):
         return error.strerror or str(error)
-    return " ".join(str(error).split())
+    return one_line(error)
 
 
 def _load_audit(known: Path) -> Audit:

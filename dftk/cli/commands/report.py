@@ -13,10 +13,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dftk.case import custody
 from dftk.case.store import CaseStore
-from dftk.report import caseuco, html, jsonout, model, signing, tables
+from dftk.report import signing
 from dftk.report.verify import verify_report
-
-FORMATS = ("json", "html", "case", "dfxml", "csv")
+from dftk.report.writer import FORMATS, write_report
 
 
 def _passphrase(prompt: str, confirm: bool = False) -> bytes | None:
@@ -85,7 +84,7 @@ def report(case_dir: Path, outdir: Path, formats: tuple[str, ...], keyfile: Path
         custody.verify(store)  # never certify a case whose custody log was altered
         private = signing.load_private(keyfile, _passphrase(f"Passphrase for {keyfile}")) if keyfile else None
         outdir.mkdir(parents=True, exist_ok=True)
-        written = _render(store, outdir, formats, deterministic)
+        written = write_report(store, outdir, formats, deterministic)
         payload = (outdir / "report.json").read_bytes()
         if private is not None:
             written += _sign(outdir, payload, private)
@@ -96,39 +95,6 @@ def report(case_dir: Path, outdir: Path, formats: tuple[str, ...], keyfile: Path
         store.close()
     for path in written:
         click.echo(f"wrote  {path}")
-
-
-def _render(store: CaseStore, outdir: Path, formats: tuple[str, ...], deterministic: bool) -> list[Path]:
-    target = outdir / "report.json"
-    with target.open("w", encoding="utf-8", newline="\n") as out:
-        head = jsonout.write(store, out, deterministic)
-    written = [target]
-    if "html" in formats:
-        written.append(outdir / "report.html")
-        written[-1].write_text(html.render(store, head), encoding="utf-8")
-    if "case" in formats:
-        written.append(outdir / "report.case.jsonld")
-        document = caseuco.graph(head, model.findings(store))
-        written[-1].write_text(json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
-    if "dfxml" in formats:
-        written.append(outdir / "report.dfxml")
-        written[-1].write_text(_dfxml(store), encoding="utf-8")
-    if "csv" in formats:
-        written += tables.write(store, outdir / "csv")
-    return written
-
-
-def _dfxml(store: CaseStore) -> str:
-    from dftk.fs import dfxml
-
-    rows = []
-    for finding in model.findings(store, "hash/file"):
-        data = finding["data"]
-        rows.append({"volume_offset": finding["evidence_id"], "volume_index": finding["evidence_id"],
-                     "fs_type": "evidence", "path": finding["subject"], "type": "file", "size": data.get("size"),
-                     "deleted": bool(data.get("deleted")), "inode": data.get("inode"), "mtime": data.get("mtime"),
-                     **{k: data[k] for k in ("md5", "sha1", "sha256") if k in data}})
-    return "".join(dfxml.render(rows, store.folder.resolve().name, 0, ("md5", "sha1", "sha256")))
 
 
 def _sign(outdir: Path, payload: bytes, private: Ed25519PrivateKey) -> list[Path]:

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
+from dftk.api import evidence_format_param
 from dftk.case import custody
 from dftk.case.run import Pipeline, RunSummary
 from dftk.case.store import CaseStore
-from dftk.cli.options import FORMAT_DECLS, FORMAT_KW
 from dftk.engine.engine import Settings
 from dftk.engine.registry import LoadedPlugin, installed, select
 from dftk.fs.volumes import open_image
@@ -51,7 +51,7 @@ def run() -> click.Command:
         click.Option(["--json", "as_json"], is_flag=True, help="Print the run summary as one JSON object."),
         *_plugin_options(plugins),
     ]
-    params.insert(2, click.Option(FORMAT_DECLS, **FORMAT_KW))
+    params.insert(2, evidence_format_param())
     return click.Command("run", callback=_run, params=params, help=_HELP, short_help="Run plugins over evidence.")
 
 

@@ -10,7 +10,7 @@ import pytest
 from carving_kit import SECTOR, filler, splice
 from carving_kit import carved as carved_types
 
-from dftk_plugins.carving import media
+from dftk_plugins.carving import mp3, ogg
 from helpers import shared_data
 
 
@@ -76,7 +76,7 @@ def test_random_data_yields_no_audio() -> None:
 def test_lone_frame_headers_are_not_mp3() -> None:
     """Two chained Layer III frames without a tag or a Xing header are too little evidence of a file."""
     header = bytes([0xFF, 0xFB, 0x90, 0x64])
-    length = media.mpeg_frame_length(header)
+    length = mp3.mpeg_frame_length(header)
     assert length == 417
     frame = header + filler(length - 4, 3)
     assert carved(filler(SECTOR * 4, 5) + frame * 2 + filler(SECTOR * 4, 6)) == []
@@ -102,7 +102,7 @@ def test_ogg_crc_matches_the_specification() -> None:
         return crc
     for n in (0, 1, 27, 300):
         data = filler(n, n)
-        assert media.ogg_crc(data) == reference(data)
+        assert ogg.ogg_crc(data) == reference(data)
 
 
 def test_tinytag_samples_do_not_crash_a_run() -> None:

@@ -100,7 +100,7 @@ def test_whole_wav_files_keep_their_verdict(filler: str, monkeypatch: pytest.Mon
     for data in files:
         media += FILLERS[filler](SECTOR * 16, rng.randrange(1 << 30)) + data + bytes(-len(data) % SECTOR)
     rows = carved(bytes(media), "riff")
-    monkeypatch.setattr("dftk_plugins.carving.media.wav_break", lambda view: None)
+    monkeypatch.setattr("dftk_plugins.carving.riff.wav_break", lambda view: None)
     assert rows == carved(bytes(media), "riff")
     assert sum(r["validation"] == "full" for r in rows) >= len(files) - 4  # empty, not RIFF, or sized wrong
 

@@ -12,7 +12,9 @@ from PIL import Image
 from dftk.evidence.files import EvidenceFile
 from dftk.records import Finding, Problem, check_json
 from dftk_plugins.metadata.common import exif_time
-from dftk_plugins.metadata.image import ImageMetaPlugin, estimate_quality, gps_degrees
+from dftk_plugins.metadata.image import ImageMetaPlugin
+from dftk_plugins.metadata.image_meta import gps_degrees
+from dftk_plugins.metadata.jpeg_tables import estimate_quality
 from helpers import shared_data
 
 

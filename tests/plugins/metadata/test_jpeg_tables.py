@@ -10,7 +10,8 @@ from PIL import Image
 
 from dftk.evidence.files import EvidenceFile
 from dftk.records import Finding
-from dftk_plugins.metadata.image import ImageMetaPlugin, known_cameras
+from dftk_plugins.metadata.image import ImageMetaPlugin
+from dftk_plugins.metadata.jpeg_tables import known_cameras
 from helpers import shared_data
 
 

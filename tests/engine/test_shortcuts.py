@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dftk.engine.entrypoints import entry_points
+from dftk.shortcuts import entry_points
 
 
 @pytest.mark.parametrize("group", ["dftk.commands", "dftk.plugins", "console_scripts", "no.such.group"])
