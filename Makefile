@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := demo
 # Debian tools the fixture builder and the interoperability tests (oracles) use.
-DEBIAN_PACKAGES := ewf-tools sleuthkit libimage-exiftool-perl yara mtools dosfstools e2fsprogs ntfs-3g \
+DEBIAN_PACKAGES := ewf-tools sleuthkit libimage-exiftool-perl yara hashdeep mtools dosfstools e2fsprogs ntfs-3g \
                    exfatprogs fdisk gdisk libmagic1 chromium
 
 .PHONY: demo test install system-deps typecheck lint fixtures clean

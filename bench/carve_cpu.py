@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from dftk.evidence.opening import open_evidence
+from dftk.api import open_evidence
 from dftk_plugins.carving import engine, formats
 
 

@@ -148,6 +148,19 @@ def test_core_names_no_plugin_and_no_finding_kind() -> None:
     assert found == []
 
 
+def test_modules_and_classes_stay_small() -> None:
+    """Over about 400 lines a module becomes a package; over about 250 lines a class is split by responsibility."""
+    large = []
+    for path in [*CORE.rglob("*.py"), *PLUGINS.rglob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 400:
+            large.append(f"{path.relative_to(REPO)}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and (node.end_lineno or 0) - node.lineno > 250:
+                large.append(f"{path.relative_to(REPO)}: class {node.name}")
+    assert large == []
+
+
 def test_docs_document_every_name_of_the_plugin_api() -> None:
     text = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
     missing = [name for name in dftk.api.__all__ if f"`{name}`" not in text]

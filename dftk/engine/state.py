@@ -44,9 +44,7 @@ class PluginState:
         self.first_failure = self.first_failure or reason
 
     def other_scopes(self, scope: str) -> bool:
-        cls = self.loaded.cls
-        return any(has() for name, has in (("evidence", cls.has_evidence_scope), ("media", cls.has_media_scope),
-                                           ("file", cls.has_file_scope)) if name != scope)
+        return any(other != scope for other in self.loaded.cls.scopes())
 
     def final_outcome(self) -> str:
         if self.outcome == "ok" and self.failures:

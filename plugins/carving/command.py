@@ -6,7 +6,6 @@ plugin package's command would be.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from collections import Counter
@@ -17,7 +16,15 @@ from typing import Any
 
 import click
 
-from dftk.api import INCOMPLETE, INTERRUPTED, DftkError, Problem, evidence_format_option, open_evidence
+from dftk.api import (
+    INCOMPLETE,
+    INTERRUPTED,
+    DftkError,
+    Problem,
+    collection_paused,
+    evidence_format_option,
+    open_evidence,
+)
 
 _HELP = """Carve files from EVIDENCE into OUTDIR by their structure, without file-system metadata.
 
@@ -52,12 +59,9 @@ Example:
 @click.option("--workers", type=click.IntRange(1, 256), default=os.cpu_count() or 1, show_default="CPU count",
               help="Worker processes; the output is the same for any number.")
 def carve(evidence: str, outdir: Path, fmt: str, types_: str, scope: str, workers: int) -> None:
-    gc.disable()  # the carving modules' import (numpy, Pillow) makes objects that all live to the end
-    try:
+    with collection_paused():  # the carving modules' import (numpy, Pillow) makes objects that all live to the end
         from dftk_plugins.carving.recovery import carve as carve_evidence
         from dftk_plugins.carving.recovery import manifest_line, parse_types
-    finally:
-        gc.enable()
 
     try:
         types = parse_types(types_)

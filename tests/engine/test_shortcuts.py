@@ -36,3 +36,16 @@ def test_first_distribution_on_the_path_wins(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(sys, "path", [str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "missing")])
     [found] = entry_points("dftk.test")
     assert (found.name, found.value, found.dist and found.dist.name) == ("tool", "first:thing [extra]", "some-tool")
+
+
+def test_each_shortcut_can_be_switched_off() -> None:
+    import os
+    import subprocess
+
+    code = ("from dftk import shortcuts; print(sorted(n for n in ('entry_points', 'exit', 'blas', 'gc') "
+            "if not shortcuts.enabled(n)), len(shortcuts.entry_points('dftk.plugins')) > 0)")
+    for off, expected in (("", "[] True"), ("exit,gc", "['exit', 'gc'] True"),
+                          ("all", "['blas', 'entry_points', 'exit', 'gc'] True")):
+        env = {**os.environ, "DFTK_SHORTCUTS_OFF": off}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+        assert done.stdout.strip() == expected
