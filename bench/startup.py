@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """What each of dftk's start-up shortcuts (dftk/shortcuts.py) saves, measured on whole commands.
 
-    .venv/bin/python bench/startup.py [ROUNDS]        (run from the repository root; default 15 rounds)
+    .venv/bin/python bench/startup.py [ROUNDS] [IMAGE]   (run from the repository root; default 15 rounds)
 
 Runs each command with every shortcut on, with all of them off (DFTK_SHORTCUTS_OFF=all), and with each one
 off alone, the configurations interleaved round by round so that a busy moment of the machine hits them
 alike, and prints the median wall time of each and its difference from all-on. The inputs are the repository's
-fixtures and one camera JPEG from ../shared/testdata. Not a test.
+fixtures and one camera JPEG from ../shared/testdata; with IMAGE (for example the 320 MiB image bench/carve.sh
+builds: KEEP=1 bench/carve.sh, then WORK/image.dd), `dftk carve IMAGE` with its default workers too. Not a test.
 """
 
 from __future__ import annotations
@@ -24,17 +25,20 @@ REPO = Path(__file__).resolve().parent.parent
 DFTK = str(REPO / ".venv" / "bin" / "dftk")
 FAT = REPO / "fixtures" / "images" / "fat16.img"
 PHOTO = REPO.parent / "shared" / "testdata" / "exif-py" / "jpg" / "Canon_40D.jpg"
-CONFIGS = ["", "all", "entry_points", "exit", "blas", "gc"]
+CONFIGS = ["", "all", "exit", "gc"]
 
 
-def commands(out: Path) -> dict[str, list[str]]:
-    return {
+def commands(out: Path, image: str | None) -> dict[str, list[str]]:
+    found = {
         "dftk --version": [DFTK, "--version"],
         "dftk plugins": [DFTK, "plugins"],
         "dftk fs ls fat16.img": [DFTK, "fs", "ls", str(FAT)],
         "dftk meta ONE.jpg --json --workers 1": [DFTK, "meta", str(PHOTO), "--json", "--workers", "1"],
         "dftk carve fat16.img OUT --workers 2": [DFTK, "carve", str(FAT), str(out / "carve"), "--workers", "2"],
     }
+    if image:
+        found[f"dftk carve {Path(image).name} OUT"] = [DFTK, "carve", image, str(out / "carve")]
+    return found
 
 
 def once(argv: list[str], off: str, out: Path) -> float:
@@ -48,9 +52,10 @@ def once(argv: list[str], off: str, out: Path) -> float:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+    image = sys.argv[2] if len(sys.argv) > 2 else None
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        for name, argv in commands(out).items():
+        for name, argv in commands(out, image).items():
             times: dict[str, list[float]] = {c: [] for c in CONFIGS}
             once(argv, "", out)  # page cache and byte-compiled modules warm
             for _ in range(rounds):

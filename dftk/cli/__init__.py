@@ -9,15 +9,14 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from importlib.metadata import entry_points
 from typing import Any
 
 import click
 
 from dftk import __version__
 from dftk.errors import INTERRUPTED, DftkError, PluginLoadError, one_line
-from dftk.shortcuts import entry_points, exit_now, limit_blas_threads
-
-limit_blas_threads()
+from dftk.shortcuts import exit_now
 
 _COMMANDS = {
     "run": "dftk.cli.commands.run:run",

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from importlib.metadata import entry_points
 from typing import Any
 
 import click
 
 from dftk.engine.contract import Plugin
 from dftk.errors import PluginError, PluginLoadError
-from dftk.shortcuts import entry_points
 
 ENTRY_POINT_GROUP = "dftk.plugins"
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -79,7 +79,7 @@ def discover(eps: Any = None) -> dict[str, LoadedPlugin]:
         PluginLoadError: a plugin fails to import or validate, or two share a name (both named).
     """
     found: dict[str, LoadedPlugin] = {}
-    for ep in sorted(eps if eps is not None else entry_points(ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for ep in sorted(eps if eps is not None else entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         source = _source(ep)
         try:
             obj = ep.load()

@@ -88,38 +88,3 @@ def test_a_plugin_command_may_not_take_a_used_name(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(dftk.cli, "entry_points", lambda group: clash)
     with pytest.raises(PluginLoadError, match="evil_pkg:run"):
         dftk.cli.plugin_commands({"run": "dftk.cli.commands.run:run"})
-
-
-_EXIT = """
-import atexit, sys, threading, time
-from dftk.shortcuts import exit_now
-atexit.register(lambda: print("exit handler ran", file=sys.stderr))
-if sys.argv[2] == "thread":
-    threading.Thread(target=time.sleep, args=(0.2,)).start()
-print("buffered output", end="")
-code = sys.argv[1]
-exit_now(None if code == "none" else int(code) if code.isdigit() else code)
-"""
-
-
-@pytest.mark.parametrize(("code", "status"), [("none", 0), ("0", 0), ("4", 4), ("a message", 1)])
-@pytest.mark.parametrize("thread", ["", "thread"])
-def test_exit_keeps_status_output_and_exit_handlers(code: str, status: int, thread: str) -> None:
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-c", _EXIT, code, thread], capture_output=True, text=True, timeout=60,
-                          check=False)
-    assert done.returncode == status and done.stdout == "buffered output"
-    assert "exit handler ran" in done.stderr and ("a message" in done.stderr) == (code == "a message")
-
-
-def test_numpy_starts_no_blas_threads_under_dftk() -> None:
-    import os
-    import subprocess
-    import sys
-
-    code = "import os, dftk.cli, numpy; print(len(os.listdir('/proc/self/task')))"
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env)
-    assert done.stdout.strip() == "1"  # the main thread alone: no BLAS workers spinning beside the carvers

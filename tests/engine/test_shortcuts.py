@@ -1,51 +1,51 @@
-"""dftk's entry-point reader against importlib.metadata, the reference it stands in for at start-up."""
+"""The start-up shortcuts (dftk/shortcuts.py): each can be switched off, and with them on a command's status,
+output and exit handlers are what they would be without them."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
-from importlib.metadata import entry_points as reference
-from pathlib import Path
 
 import pytest
 
-from dftk.shortcuts import entry_points
-
-
-@pytest.mark.parametrize("group", ["dftk.commands", "dftk.plugins", "console_scripts", "no.such.group"])
-def test_same_entry_points_as_importlib_metadata(group: str) -> None:
-    ours = sorted((e.name, e.value, e.dist.name if e.dist else None) for e in entry_points(group))
-    theirs = sorted((e.name, e.value, e.dist.name.lower().replace("_", "-") if e.dist else None)
-                    for e in reference(group=group))
-    assert ours == theirs
-    if group.startswith("dftk"):
-        assert ours
-
-
-def test_load_imports_the_named_object() -> None:
-    [carve] = [e for e in entry_points("dftk.commands") if e.name == "carve"]
-    assert carve.load().name == "carve"
-
-
-def test_first_distribution_on_the_path_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for folder, value in (("a", "first:thing"), ("b", "second:thing")):
-        meta = tmp_path / folder / "Some_Tool-2.0.dist-info"
-        meta.mkdir(parents=True)
-        (meta / "entry_points.txt").write_text(
-            f"# a comment\n[other]\nx = nope:x\n\n[ dftk.test ]\n; another\ntool = {value} [extra]\n")
-    (tmp_path / "a" / "broken.dist-info").mkdir()  # no entry_points.txt: nothing registered
-    monkeypatch.setattr(sys, "path", [str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "missing")])
-    [found] = entry_points("dftk.test")
-    assert (found.name, found.value, found.dist and found.dist.name) == ("tool", "first:thing [extra]", "some-tool")
-
 
 def test_each_shortcut_can_be_switched_off() -> None:
-    import os
-    import subprocess
-
-    code = ("from dftk import shortcuts; print(sorted(n for n in ('entry_points', 'exit', 'blas', 'gc') "
-            "if not shortcuts.enabled(n)), len(shortcuts.entry_points('dftk.plugins')) > 0)")
-    for off, expected in (("", "[] True"), ("exit,gc", "['exit', 'gc'] True"),
-                          ("all", "['blas', 'entry_points', 'exit', 'gc'] True")):
+    code = "from dftk import shortcuts; print(sorted(n for n in ('exit', 'gc') if not shortcuts.enabled(n)))"
+    for off, expected in (("", "[]"), ("gc", "['gc']"), ("all", "['exit', 'gc']")):
         env = {**os.environ, "DFTK_SHORTCUTS_OFF": off}
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
         assert done.stdout.strip() == expected
+
+
+_EXIT = """
+import atexit, sys, threading, time
+from dftk.shortcuts import exit_now
+atexit.register(lambda: print("exit handler ran", file=sys.stderr))
+if sys.argv[2] == "thread":
+    threading.Thread(target=time.sleep, args=(0.2,)).start()
+print("buffered output", end="")
+code = sys.argv[1]
+exit_now(None if code == "none" else int(code) if code.isdigit() else code)
+"""
+
+
+@pytest.mark.parametrize(("code", "status"), [("none", 0), ("0", 0), ("4", 4), ("a message", 1)])
+@pytest.mark.parametrize("thread", ["", "thread"])
+@pytest.mark.parametrize("off", ["", "exit"])
+def test_exit_keeps_status_output_and_exit_handlers(code: str, status: int, thread: str, off: str) -> None:
+    env = {**os.environ, "DFTK_SHORTCUTS_OFF": off}
+    done = subprocess.run([sys.executable, "-c", _EXIT, code, thread], capture_output=True, text=True, timeout=60,
+                          check=False, env=env)
+    assert done.returncode == status and done.stdout == "buffered output"
+    assert "exit handler ran" in done.stderr and ("a message" in done.stderr) == (code == "a message")
+
+
+def test_collection_paused_restores_the_collector() -> None:
+    import gc
+
+    from dftk.shortcuts import collection_paused
+
+    with collection_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
