@@ -146,5 +146,5 @@ class Pipeline:
 def recorded(store: CaseStore, evidence_path: str, plugins: Iterable[str]) -> Iterable[Record]:
     """The findings, then the problems (the core's too), that the named plugins recorded for one evidence item."""
     names = set(plugins)
-    yield from (f for f in store.records_of(evidence_path, names, findings=True))
-    yield from (p for p in store.records_of(evidence_path, names | {CORE}, findings=False))
+    yield from store.records_of(evidence_path, names, findings=True)
+    yield from store.records_of(evidence_path, names | {CORE}, findings=False)

@@ -134,14 +134,15 @@ class Engine:
                     check_json(record.data, state.name)  # fail here, so the records before it still land
                 batch.append(record)
                 if len(batch) >= _COMMIT_EVERY:
-                    self._commit(state, batch)
+                    self.sink.records(state, batch)
                     batch = []
         finally:
             # what a plugin found before it failed is still evidence: keep it
-            self._commit(state, batch)
+            self.sink.records(state, batch)
         return True
 
     def _commit(self, state: PluginState, records: Iterable[Record]) -> None:
+        """The media pass's records for a sink, each finding's data checked first."""
         records = list(records)
         for record in records:
             if isinstance(record, Finding):

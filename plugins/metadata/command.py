@@ -70,17 +70,17 @@ Example:
               help="Write an error-level-analysis picture of every JPEG into DIR (see docs/metadata.md).")
 def meta(paths: tuple[str, ...], as_json: bool, workers: int, ela_dir: str | None) -> None:
     ela = str(Path(ela_dir).resolve()) if ela_dir else None
-    for path in paths:
-        with _evidence(path) as evidence:
-            shown = _Shown(evidence, path)
+    emit = (lambda record: click.echo(json.dumps(record, ensure_ascii=False, sort_keys=True))) if as_json else (
+        lambda record: click.echo(_text(record)))
+    for given, evidence in _evidence_items(paths):
+        with evidence:
+            shown = _Shown(evidence, given)
             steps = [LoadedPlugin(cls, f"dftk: {cls.__module__}:{cls.__name__}") for cls in (*PLUGINS, FileType)]
             options: dict[str, dict[str, Any]] = {}
             if ela is not None:
                 steps.append(LoadedPlugin(ErrorLevels, f"dftk: {__name__}:ErrorLevels"))
                 options["ela"] = {"ela_dir": ela, "ela_root": shown.root, "ela_logical": shown.logical}
-            sink = _Records(shown, lambda record: click.echo(
-                json.dumps(record, ensure_ascii=False, sort_keys=True) if as_json else _text(record)))
-            screen(evidence, steps, options, sink, Settings(workers, progress=False))
+            screen(evidence, steps, options, _Records(shown, emit), Settings(workers, progress=False))
 
 
 class FileType(Plugin):
@@ -113,28 +113,46 @@ class ErrorLevels(Plugin):
             yield Problem(file.path, f"{type(e).__name__}: {e}")
 
 
-def _evidence(path: str) -> Evidence:
-    """A folder is logical evidence; a disk image is opened as one; any other file is a folder of one."""
-    p = Path(path)
-    if p.is_dir():
-        return open_evidence(p, "logical")
+def _evidence_items(paths: tuple[str, ...]) -> Iterator[tuple[str, Evidence]]:
+    """Each path as evidence, in the order given: a folder is logical evidence, a disk image is opened as one,
+    and loose files given one after another from the same folder are one evidence item (one engine run)."""
+    loose: list[Path] = []
+    for path in paths:
+        p = Path(path)
+        item = _opened(p)
+        if item is None and (not loose or loose[0].parent == p.parent):
+            loose.append(p)
+            continue
+        if loose:
+            yield str(loose[0]), _Files(loose)
+            loose = [] if item is not None else [p]
+        if item is not None:
+            yield path, item
+    if loose:
+        yield str(loose[0]), _Files(loose)
+
+
+def _opened(path: Path) -> Evidence | None:
+    """A folder or a disk image opened as evidence; None for any other file (a loose file)."""
+    if path.is_dir():
+        return open_evidence(path, "logical")
     try:
-        return open_image(p)
+        return open_image(path)
     except EvidenceError:
-        return _SingleFile(p)
+        return None
 
 
-class _SingleFile(LogicalEvidence):
-    """One loose file as logical evidence: its folder, walked for that file alone."""
+class _Files(LogicalEvidence):
+    """Loose files of one folder as logical evidence: the folder, walked for those files alone, in order."""
 
-    def __init__(self, file: Path) -> None:
-        self.only = file.name
-        super().__init__(file.parent)
-        self.spec = EvidenceSpec(str(file.parent), "logical")
+    def __init__(self, files: list[Path]) -> None:
+        self.names = [f.name for f in files]
+        super().__init__(files[0].parent)
+        self.spec = EvidenceSpec(str(files[0].parent), "logical")
 
     def walk(self) -> Iterator[WalkItem]:
-        stat = (self.root / self.only).stat()
-        yield EvidenceFile("/" + self.only, stat.st_size, locator=self.only)
+        for name in self.names:
+            yield EvidenceFile("/" + name, (self.root / name).stat().st_size, locator=name)
 
 
 class _Shown:
@@ -142,7 +160,7 @@ class _Shown:
 
     def __init__(self, evidence: Evidence, given: str) -> None:
         self.logical = evidence.format == "logical"
-        self.root = str(Path(given).parent) if isinstance(evidence, _SingleFile) else given
+        self.root = str(Path(given).parent) if isinstance(evidence, _Files) else given
 
     def __call__(self, path: str) -> str:
         return _shown(self.root, self.logical, path)

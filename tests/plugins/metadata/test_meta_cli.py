@@ -73,3 +73,34 @@ def test_ela_picture_shows_a_pasted_region(tmp_path: Path) -> None:
         inside = ImageStat.Stat(ela.crop((104, 104, 152, 152))).mean
         outside = ImageStat.Stat(ela.crop((8, 8, 56, 56))).mean
     assert sum(inside) > 2 * sum(outside)
+
+
+def test_loose_files_keep_the_order_given_and_share_one_run(tmp_path: Path) -> None:
+    for name in ("c.txt", "a.txt", "b.txt"):
+        (tmp_path / name).write_text(name)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "z.txt").write_text("z")
+    given = [tmp_path / "c.txt", tmp_path / "a.txt", tmp_path / "folder", tmp_path / "b.txt"]
+    result = dftk("meta", *given, "--json", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    shown = [json.loads(line)["path"] for line in result.output.splitlines()]
+    assert shown == [str(tmp_path / n) for n in ("c.txt", "a.txt", "folder/z.txt", "b.txt")]
+    assert all(json.loads(line)["mime"] for line in result.output.splitlines())
+
+
+def test_a_plugin_that_raises_is_a_problem_not_a_crash(tmp_path: Path, monkeypatch: object) -> None:
+    """dftk meta runs its plugins in the engine's guard, as dftk run does."""
+    import pytest
+
+    from dftk_plugins.metadata.image import ImageMetaPlugin
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setattr(ImageMetaPlugin, "analyze", broken)
+    (tmp_path / "p.jpg").write_bytes(shared_data("exif-py/jpg/gps/DSCN0010.jpg").read_bytes())
+    result = dftk("meta", tmp_path / "p.jpg", "--json", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    [record] = map(json.loads, result.output.splitlines())
+    assert record["problems"] == ["image: plugin image raised RuntimeError: boom"] and record["mime"] == "image/jpeg"
