@@ -7,15 +7,14 @@ here belongs here, added in a change of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
-
-import click
+from typing import Any
 
 from dftk.case import custody
 from dftk.case.run import Pipeline, recorded
 from dftk.case.store import CaseStore
+from dftk.cli.options import evidence_format_option, evidence_format_param
 from dftk.engine.contract import MediaConsumer, Plugin, content_digests
 from dftk.engine.engine import Screen, Settings, screen
 from dftk.engine.executors import UnitCrashed, in_workers, run_units
@@ -81,21 +80,3 @@ def record_run(evidence: Evidence, case_dir: str | Path, plugins: list[LoadedPlu
     with CaseStore.open(case_dir) as store:
         summary = Pipeline(evidence, store, plugins, options, settings, custody.examiner_name(examiner)).run()
         yield from recorded(store, summary.evidence["path"], [p.name for p in plugins])
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-_FORMAT: dict[str, Any] = {
-    "type": click.Choice(FORMATS), "default": "auto", "show_default": True,
-    "help": "Evidence format; 'auto' detects it and refuses files with no partition table or file system "
-            "(use 'raw' to examine arbitrary bytes).",
-}
-
-
-def evidence_format_param() -> click.Option:
-    """``--evidence-format`` (parameter ``fmt``): how to open the evidence; ``auto`` detects it."""
-    return click.Option(["--evidence-format", "fmt"], **_FORMAT)
-
-
-def evidence_format_option(command: F) -> F:
-    """The decorator form of :func:`evidence_format_param`, for a command every part of which is static."""
-    return click.option("--evidence-format", "fmt", **_FORMAT)(command)

@@ -17,7 +17,7 @@ from helpers import REPO
 CORE = REPO / "dftk"
 PLUGINS = REPO / "plugins"
 # Lower layers first; a module may import its own layer and the layers before it, never one after it.
-LAYERS = ["base", "evidence", "hashing", "fs", "engine", "case", "report", "ewf", "acquire", "api", "cli"]
+LAYERS = ["base", "evidence", "hashing", "fs", "engine", "case", "report", "ewf", "acquire", "cli", "api"]
 BASE = {"dftk", "dftk.errors", "dftk.records", "dftk.shortcuts"}
 
 

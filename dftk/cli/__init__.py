@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from importlib.metadata import entry_points
 from typing import Any
 
 import click
@@ -34,6 +33,14 @@ _COMMANDS = {
 
 
 COMMAND_GROUP = "dftk.commands"
+
+
+def entry_points(group: str) -> Any:
+    """The entry points of a group, read only when a plugin command is looked for: a core command does not
+    import ``importlib.metadata``."""
+    from importlib.metadata import entry_points as registered
+
+    return registered(group=group)
 
 
 def plugin_commands(core: dict[str, str]) -> dict[str, str]:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from dftk.api import evidence_format_option
+from dftk.cli.options import evidence_format_option
 from dftk.fs.volumes import open_image
 
 

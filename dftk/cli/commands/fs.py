@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from dftk.api import evidence_format_option
+from dftk.cli.options import evidence_format_option
 from dftk.cli.output import report_problems, separate
 from dftk.fs import dfxml
 from dftk.fs.filesystem import TYPE_LETTERS

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
-from dftk.api import evidence_format_param
 from dftk.case import custody
 from dftk.case.run import Pipeline, RunSummary
 from dftk.case.store import CaseStore
+from dftk.cli.options import evidence_format_param
 from dftk.engine.engine import Settings
 from dftk.engine.registry import LoadedPlugin, installed, select
 from dftk.fs.volumes import open_image

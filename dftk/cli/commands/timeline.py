@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from dftk.api import evidence_format_option
 from dftk.case.store import CaseStore
+from dftk.cli.options import evidence_format_option
 from dftk.cli.output import report_problems, separate
 from dftk.fs.timeline import body_line, body_rows, events
 from dftk.fs.volumes import open_image, per_volume, volumes

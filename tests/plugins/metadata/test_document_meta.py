@@ -11,7 +11,8 @@ from pypdf import PdfWriter
 
 from dftk.evidence.files import EvidenceFile
 from dftk.records import Finding, Problem, check_json
-from dftk_plugins.metadata.document import DocumentMetaPlugin, pdf_date
+from dftk_plugins.metadata.document import DocumentMetaPlugin
+from dftk_plugins.metadata.document_pdf import pdf_date
 from helpers import shared_data
 
 # files.json values we do not reproduce, with the reason.
