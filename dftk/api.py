@@ -16,7 +16,7 @@ from dftk.case.run import Pipeline, recorded
 from dftk.case.store import CaseStore
 from dftk.cli.options import evidence_format_option, evidence_format_param
 from dftk.engine.contract import MediaConsumer, Plugin, content_digests
-from dftk.engine.engine import Screen, Settings, screen
+from dftk.engine.engine import Screen, Settings, Sink, screen
 from dftk.engine.executors import UnitCrashed, in_workers, run_units
 from dftk.engine.registry import LoadedPlugin, installed
 from dftk.engine.state import PluginState
@@ -65,7 +65,7 @@ __all__ = [
     "mime_of", "contradicts_extension", "safe_component", "safe_relative",
     "ALGORITHMS", "new_hasher", "parse_algorithms", "digest_all", "HASHDEEP_MAGIC", "read_hashdeep",
     # running plugins (for a discipline's command)
-    "LoadedPlugin", "installed", "PluginState", "Settings", "Screen", "screen", "FileOutcome", "CORE",
+    "LoadedPlugin", "installed", "PluginState", "Settings", "Sink", "Screen", "screen", "FileOutcome", "CORE",
     "run_units", "in_workers", "UnitCrashed", "record_run", "collection_paused",
     # options shared by commands
     "evidence_format_option", "evidence_format_param",

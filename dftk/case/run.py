@@ -13,7 +13,7 @@ from typing import Any
 from dftk.case import custody
 from dftk.case.seal import Seal, seal
 from dftk.case.store import CaseStore
-from dftk.engine.engine import Engine, Settings, file_key
+from dftk.engine.engine import Engine, Settings, Sink, file_key
 from dftk.engine.progress import Progress
 from dftk.engine.registry import LoadedPlugin
 from dftk.engine.state import PluginState
@@ -34,7 +34,7 @@ class RunSummary:
     status: str = "running"
 
 
-class StoreSink:
+class StoreSink(Sink):
     """The engine's records into one case store, for one evidence item and one run."""
 
     def __init__(self, store: CaseStore, evidence_id: int, run_id: int) -> None:

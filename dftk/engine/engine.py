@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from dftk.engine.executors import Executor, InProcessExecutor, ThreadExecutor, UnitCrashed, executor_for
 from dftk.engine.media import run_media_pass
@@ -34,15 +34,16 @@ EVIDENCE_UNIT = "@evidence"
 _COMMIT_EVERY = 500
 
 
-class Sink(Protocol):
-    """Where a run's records go. Every method is called from this process, in order."""
+class Sink:
+    """Where a run's records go; every method is called from this process, in order. This base keeps nothing
+    and has done nothing: a sink overrides what it needs."""
 
     def open(self, state: PluginState) -> None:
         """A plugin joins the run (before its check)."""
 
     def done(self, state: PluginState, subjects: list[str]) -> set[str]:
         """Which of ``subjects`` (``@media``, ``@evidence``, file keys) this plugin has already completed."""
-        ...
+        return set()
 
     def records(self, state: PluginState, records: list[Record]) -> None:
         """Media- and evidence-scope records, as they come."""
@@ -234,23 +235,14 @@ def screen(evidence: Evidence, plugins: list[LoadedPlugin], options: dict[str, d
     return engine.states
 
 
-class Screen:
+class Screen(Sink):
     """A sink for a run that records nothing: every record is handed to ``emit`` as it comes."""
 
     def __init__(self, emit: Any) -> None:
         self.emit = emit
 
-    def open(self, state: PluginState) -> None:
-        pass
-
-    def done(self, state: PluginState, subjects: list[str]) -> set[str]:
-        return set()
-
     def records(self, state: PluginState, records: list[Record]) -> None:
         self.emit(records)
-
-    def completed(self, state: PluginState, subject: str) -> None:
-        pass
 
     def results(self, results: list[Result], states: dict[str, PluginState]) -> None:
         self.emit(_flatten(results))

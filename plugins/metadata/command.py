@@ -31,6 +31,7 @@ from dftk.api import (
     Problem,
     Record,
     Settings,
+    Sink,
     WalkItem,
     is_hint,
     mime_of,
@@ -170,24 +171,13 @@ def _shown(root: str, logical: bool, path: str) -> str:
     return str(Path(root) / path.lstrip("/")) if logical else f"{root}:{path}"
 
 
-class _Records:
-    """The engine's results as one record per file, printed in walk order."""
+class _Records(Sink):
+    """The engine's results as one record per file, printed in walk order (the metadata plugins have no
+    media or evidence scope)."""
 
     def __init__(self, shown: _Shown, emit: Any) -> None:
         self.shown = shown
         self.emit = emit
-
-    def open(self, state: PluginState) -> None:
-        pass
-
-    def done(self, state: PluginState, subjects: list[str]) -> set[str]:
-        return set()
-
-    def records(self, state: PluginState, records: list[Record]) -> None:
-        pass  # the metadata plugins have no media or evidence scope
-
-    def completed(self, state: PluginState, subject: str) -> None:
-        pass
 
     def results(self, results: list[FileOutcome | Problem], states: dict[str, PluginState]) -> None:
         for result in results:

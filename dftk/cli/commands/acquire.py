@@ -110,10 +110,7 @@ def _report(log: dict[str, Any]) -> None:
 
 
 def _record_custody(case_dir: Path, examiner: str, log: dict[str, Any]) -> None:
-    store = CaseStore.open(case_dir)
-    try:
+    with CaseStore.open(case_dir) as store:
         custody.append(store, "evidence.acquire", examiner, log["hashes"].get("sha256"),
                        source=log["source"], files=log["files"], status=log["status"], hashes=log["hashes"],
                        bad_sectors=log["bad_sectors"], verification=log["verification"])
-    finally:
-        store.close()

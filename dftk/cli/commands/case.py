@@ -25,8 +25,7 @@ def log(case_dir: str, as_json: bool) -> None:
     Example:
       dftk case log cases/2026-001
     """
-    store = CaseStore.open(case_dir, create=False)
-    try:
+    with CaseStore.open(case_dir, create=False) as store:
         for event in custody.events(store):
             if as_json:
                 click.echo(json.dumps(event, ensure_ascii=False, sort_keys=True))
@@ -34,8 +33,6 @@ def log(case_dir: str, as_json: bool) -> None:
                 click.echo(f"{event['seq']:>5}  {event['time']}  {event['action']:<16} {event['examiner']}  "
                            f"{event['command_line']}")
         check = custody.verify(store)
-    finally:
-        store.close()
     click.echo(f"custody chain intact: {check.events} events, head {check.head}", err=as_json)
 
 
@@ -50,16 +47,13 @@ def findings(case_dir: str, kind: str | None, as_json: bool) -> None:
     Example:
       dftk case findings cases/2026-001 --kind hash/evidence
     """
-    store = CaseStore.open(case_dir, create=False)
-    try:
+    with CaseStore.open(case_dir, create=False) as store:
         for row in store.findings(kind):
             row["data"] = json.loads(row["data"])
             if as_json:
                 click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
             else:
                 click.echo(f"{row['kind']}\t{row['subject']}\t{json.dumps(row['data'], ensure_ascii=False)}")
-    finally:
-        store.close()
 
 
 @case.command()
@@ -72,12 +66,9 @@ def problems(case_dir: str, as_json: bool) -> None:
     Example:
       dftk case problems cases/2026-001
     """
-    store = CaseStore.open(case_dir, create=False)
-    try:
+    with CaseStore.open(case_dir, create=False) as store:
         for row in store.problems():
             if as_json:
                 click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
             else:
                 click.echo(f"{row['plugin']}\t{row['subject']}\t{row['message']}")
-    finally:
-        store.close()

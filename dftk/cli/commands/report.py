@@ -79,8 +79,7 @@ def report(case_dir: Path, outdir: Path, formats: tuple[str, ...], keyfile: Path
       dftk verify reports/2026-001 --key examiner.key.pub
     """
     deterministic = deterministic or bool(os.environ.get("SOURCE_DATE_EPOCH"))
-    store = CaseStore.open(case_dir, create=False)
-    try:
+    with CaseStore.open(case_dir, create=False) as store:
         custody.verify(store)  # never certify a case whose custody log was altered
         private = signing.load_private(keyfile, _passphrase(f"Passphrase for {keyfile}")) if keyfile else None
         outdir.mkdir(parents=True, exist_ok=True)
@@ -91,8 +90,6 @@ def report(case_dir: Path, outdir: Path, formats: tuple[str, ...], keyfile: Path
         custody.append(store, "report.create", custody.examiner_name(), None,
                        report_sha256=hashlib.sha256(payload).hexdigest(), formats=list(formats),
                        signed_by=signing.key_id(private.public_key()) if private else None)
-    finally:
-        store.close()
     for path in written:
         click.echo(f"wrote  {path}")
 
