@@ -19,11 +19,10 @@ import json
 import os
 import platform
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dftk import __version__
+from dftk import __version__, clock
 from dftk.acquire.options import Options
 from dftk.acquire.sinks import E01Sink, RawSink
 from dftk.acquire.sources import AcquisitionError, BadRange, FileSource, Source, read_block, read_block_into
@@ -37,10 +36,6 @@ from dftk.hashing.multihash import BufferRing, MultiHasher, hasher_pool, read_fd
 def log_path(dest: Path) -> Path:
     """The JSON acquisition log beside the destination (the text log has ``.txt`` instead)."""
     return dest.with_name(f"{dest.name}.acquire.json")
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def acquire(source: Source, dest: Path, options: Options,
@@ -115,7 +110,7 @@ def _begin(source: Source, dest: Path, options: Options, algorithms: tuple[str, 
         "tool": f"dftk {__version__}", "command_line": options.command_line, "platform": platform.platform(),
         "source": identity, "destination": str(dest), "format": options.fmt, "split": options.split,
         "compression": options.compression if options.fmt == "e01" else None, "algorithms": list(algorithms),
-        "start": utc_now(), "end": None, "status": "incomplete", "bytes_done": 0, "bad_sectors": [],
+        "start": clock.now(), "end": None, "status": "incomplete", "bytes_done": 0, "bad_sectors": [],
         "hashes": {}, "verification": None, "files": [], "resumed": [],
         "case_fields": _case_fields(options) if options.fmt == "e01" else None,
     }
@@ -171,7 +166,7 @@ def _note_resume(log: dict[str, Any], dest: Path, start: int, sector_size: int, 
     log["bytes_done"] = start
     log["bad_sectors"] = [b for b in log["bad_sectors"] if b["start"] * sector_size < start]
     log["algorithms"] = list(algorithms)
-    log["resumed"].append({"at": utc_now(), "from_byte": start})
+    log["resumed"].append({"at": clock.now(), "from_byte": start})
     _save(log, dest)
 
 
@@ -284,7 +279,7 @@ def _complete(log: dict[str, Any], hashes: dict[str, str], bad: list[BadRange], 
         log["verification"] = verify_written(Path(log["files"][0]), options.fmt, hashes)
         if log["verification"]["outcome"] == "match" and not bad:
             log["status"] = "verified"
-    log["end"] = utc_now()
+    log["end"] = clock.now()
     _save(log, dest)
     if log["verification"] and log["verification"]["outcome"] != "match":
         raise SignatureError(f"{log['files'][0]}: verification failed: the image read back differs from what "
@@ -304,7 +299,7 @@ def verify_written(first: Path, fmt: str, expected: dict[str, str]) -> dict[str,
     outcome = "match" if computed == expected else "mismatch"
     return {"compared": f"{', '.join(algorithms)} of the image re-read from {first} "
                         f"({hasher.size} bytes) with the hashes computed while imaging",
-            "computed": computed, "outcome": outcome, "time": utc_now()}
+            "computed": computed, "outcome": outcome, "time": clock.now()}
 
 
 # --- the log --------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dftk import __version__
-from dftk.case.store import CaseStore, utc_now
+from dftk.case.store import CaseStore
+from dftk.clock import record_time
 from dftk.errors import SignatureError
 from dftk.records import canonical_json
 
@@ -53,7 +54,7 @@ def append(store: CaseStore, action: str, examiner: str, evidence_sha256: str | 
         last = store.last_event()
         event: dict[str, Any] = {
             "seq": (last["seq"] + 1) if last else 1,
-            "time": utc_now(),
+            "time": record_time(),
             "examiner": examiner,
             "tool_version": f"dftk {__version__}",
             "action": action,

@@ -9,15 +9,14 @@ completion mark, so an interrupted run leaves a consistent store.
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dftk.case.queries import Queries
+from dftk.clock import record_time
 from dftk.errors import CaseError
 from dftk.records import Finding, Record, canonical_json, check_json
 
@@ -63,17 +62,6 @@ CREATE INDEX findings_kind ON findings (kind, subject);
 """
 
 
-def utc_now() -> str:
-    """Now, as the ISO 8601 UTC string every record in the store uses.
-
-    With SOURCE_DATE_EPOCH set (reproducible builds' convention) the clock is frozen at that time, so a
-    case built twice from the same evidence and commands is the same case, down to its custody log.
-    """
-    frozen = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = datetime.fromtimestamp(int(frozen), tz=UTC) if frozen else datetime.now(UTC)
-    return moment.isoformat(timespec="microseconds")
-
-
 def digest(*parts: str) -> str:
     return hashlib.sha256(canonical_json(list(parts)).encode()).hexdigest()
 
@@ -114,7 +102,7 @@ class CaseStore(Queries):
             # executescript cannot take parameters; both values are ours, not the user's.
             self.db.executescript(
                 f"BEGIN IMMEDIATE; {_SCHEMA} INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'), "
-                f"('created', '{utc_now()}'); COMMIT;"
+                f"('created', '{record_time()}'); COMMIT;"
             )
             return
         version = int(self.meta("schema_version") or 0)
@@ -157,14 +145,14 @@ class CaseStore(Queries):
             "INSERT INTO evidence (path, format, size, sector_size, stored_hashes, metadata, added) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (info["path"], info["format"], info["size"], info["sector_size"],
-             canonical_json(info["stored_hashes"]), canonical_json(info["metadata"]), utc_now()),
+             canonical_json(info["stored_hashes"]), canonical_json(info["metadata"]), record_time()),
         )
         return int(cur.lastrowid or 0)
 
     def record_seal(self, evidence_id: int, run_id: int | None, phase: str, sha256: str, detail: Any) -> None:
         self.db.execute(
             "INSERT INTO seals (evidence_id, run_id, phase, time, sha256, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            (evidence_id, run_id, phase, utc_now(), sha256, canonical_json(detail)),
+            (evidence_id, run_id, phase, record_time(), sha256, canonical_json(detail)),
         )
 
     def last_seal(self, evidence_id: int) -> str | None:
@@ -179,25 +167,25 @@ class CaseStore(Queries):
         cur = self.db.execute(
             "INSERT INTO runs (evidence_id, started, status, command, workers, examiner) "
             "VALUES (?, ?, 'running', ?, ?, ?)",
-            (evidence_id, utc_now(), command, workers, examiner),
+            (evidence_id, record_time(), command, workers, examiner),
         )
         return int(cur.lastrowid or 0)
 
     def end_run(self, run_id: int, status: str) -> None:
-        self.db.execute("UPDATE runs SET finished = ?, status = ? WHERE id = ?", (utc_now(), status, run_id))
+        self.db.execute("UPDATE runs SET finished = ?, status = ? WHERE id = ?", (record_time(), status, run_id))
 
     def begin_plugin(self, run_id: int, name: str, version: str, options: dict[str, Any]) -> int:
         cur = self.db.execute(
             "INSERT INTO plugin_runs (run_id, plugin, version, options, outcome, started) "
             "VALUES (?, ?, ?, ?, 'running', ?)",
-            (run_id, name, version, canonical_json(options), utc_now()),
+            (run_id, name, version, canonical_json(options), record_time()),
         )
         return int(cur.lastrowid or 0)
 
     def end_plugin(self, plugin_run_id: int, outcome: str, seconds: float) -> None:
         self.db.execute(
             "UPDATE plugin_runs SET outcome = ?, finished = ?, seconds = ? WHERE id = ?",
-            (outcome, utc_now(), round(seconds, 6), plugin_run_id),
+            (outcome, record_time(), round(seconds, 6), plugin_run_id),
         )
 
     # findings, problems and completion marks

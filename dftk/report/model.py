@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from dftk import __version__
+from dftk import __version__, clock
 from dftk.case import custody
 from dftk.case.store import CaseStore
 from dftk.engine.registry import installed
@@ -23,7 +23,7 @@ def report_time(store: CaseStore, deterministic: bool) -> str:
         return datetime.fromtimestamp(int(os.environ["SOURCE_DATE_EPOCH"]), tz=UTC).isoformat()
     if deterministic:
         return store.last_event_time() or "1970-01-01T00:00:00+00:00"
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return clock.now()
 
 
 def runs(store: CaseStore, deterministic: bool) -> list[dict[str, Any]]:
