@@ -24,7 +24,7 @@ _COMMANDS = {
     "evidence": "dftk.cli.commands.evidence:evidence",
     "fs": "dftk.cli.commands.fs:fs",
     "timeline": "dftk.cli.commands.timeline:timeline",
-    "keygen": "dftk.cli.commands.report:keygen",
+    "keygen": "dftk.cli.commands.keygen:keygen",
     "report": "dftk.cli.commands.report:report",
     "verify": "dftk.cli.commands.report:verify",
     "hash": "dftk.cli.commands.hash:hash_command",
