@@ -99,3 +99,13 @@ def verify_events(chain: Iterable[dict[str, Any]]) -> ChainCheck:
             raise SignatureError(f"custody log: event {count} ({event['action']}) was altered after it was written")
         prev = event["hash"]
     return ChainCheck(count, prev)
+
+
+def clock_notes(events: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """Events dated before the event they follow: the chain holds, but the clock went back (or was set)."""
+    previous: dict[str, Any] | None = None
+    for event in events:
+        if previous is not None and event["time"] < previous["time"]:
+            yield (f"event {event['seq']} ({event['action']}) is dated {event['time']}, before event "
+                   f"{previous['seq']} ({previous['time']}): the host's clock went back")
+        previous = event

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from dftk.records import Finding, Problem, Record
@@ -130,3 +130,44 @@ class Queries:
         """The custody log in order."""
         for row in self.db.execute("SELECT * FROM custody ORDER BY seq"):
             yield dict(row)
+
+    # what the custody chain covers (integrity.py)
+
+    def finding_digests(self, run_id: int, digest: Callable[..., str]) -> Iterator[str]:
+        """Each finding a run wrote, digested from its content (not from its stored digest column)."""
+        for plugin, kind, subject, data in self.db.execute(
+                "SELECT plugin, kind, subject, data FROM findings WHERE run_id = ?", (run_id,)):
+            yield digest(plugin, kind, subject, data)
+
+    def problem_digests(self, run_id: int, digest: Callable[..., str]) -> Iterator[str]:
+        for plugin, subject, message in self.db.execute(
+                "SELECT plugin, subject, message FROM problems WHERE run_id = ?", (run_id,)):
+            yield digest(plugin, subject, message)
+
+    def run_rows(self, run_id: int) -> dict[str, Any]:
+        """A run's own row, its plugins' rows, its seals and its evidence item's row, as stored."""
+        run = self._rows("SELECT * FROM runs WHERE id = ?", run_id)
+        evidence = self._rows("SELECT * FROM evidence WHERE id = ?", run[0]["evidence_id"]) if run else []
+        return {"run": run, "evidence": evidence,
+                # durations are measurements of this machine, not records of the case: left out
+                "plugins": self._rows("SELECT id, run_id, plugin, version, options, outcome, started, finished, "
+                                      "findings, problems FROM plugin_runs WHERE run_id = ? ORDER BY id", run_id),
+                "seals": self._rows("SELECT * FROM seals WHERE run_id = ? ORDER BY id", run_id),
+                "sealed": self._rows("SELECT s.* FROM seal_sources s JOIN seals ON seals.id = s.seal_id "
+                                     "WHERE seals.run_id = ? ORDER BY s.seal_id, s.path", run_id)}
+
+    def run_ids(self, status: str | None = None) -> list[int]:
+        sql, args = ("SELECT id FROM runs WHERE status = ? ORDER BY id", (status,)) if status else (
+            "SELECT id FROM runs ORDER BY id", ())
+        return [int(row[0]) for row in self.db.execute(sql, args)]
+
+    def runs_without_row(self, runs: list[int]) -> list[int]:
+        """Run ids that findings, problems, plugin rows or seals name but the runs table does not hold."""
+        named = {int(row[0]) for table in ("findings", "problems", "plugin_runs", "seals")
+                 for row in self.db.execute(f"SELECT DISTINCT run_id FROM {table} WHERE run_id IS NOT NULL")}
+        return sorted(named - set(runs))
+
+    def custody_triggers(self) -> bool:
+        """Whether both append-only triggers of the custody table are in place."""
+        names = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        return {"custody_no_update", "custody_no_delete"} <= names

@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dftk.case import custody
-from dftk.case.seal import Seal, seal
+from dftk import clock
+from dftk.case import custody, integrity
+from dftk.case.seal import Changes, Seal, compare, seal
 from dftk.case.store import CaseStore
 from dftk.engine.engine import Engine, Settings, Sink, file_key
 from dftk.engine.progress import Progress
@@ -32,6 +33,7 @@ class RunSummary:
     plugins: list[dict[str, Any]] = field(default_factory=list)
     files: int = 0
     status: str = "running"
+    notes: list[str] = field(default_factory=list)  # what changed since the last seal but is no failure
 
 
 class StoreSink(Sink):
@@ -87,7 +89,18 @@ class Pipeline:
         self.states: list[PluginState] = []
 
     def run(self) -> RunSummary:
-        """Runs everything; on Ctrl-C the store stays consistent and a rerun resumes."""
+        """Runs everything; on Ctrl-C the store stays consistent and a rerun resumes.
+
+        Raises:
+            SignatureError: the case's custody chain or a run's recorded digests do not hold (nothing is
+                appended to a case whose history cannot be trusted).
+        """
+        with self.store.lock():
+            return self._run()
+
+    def _run(self) -> RunSummary:
+        list(integrity.close_abandoned(self.store, self.examiner))
+        integrity.check(self.store)
         summary, evidence_id = self._start()
         engine = Engine(self.evidence, self.plugins, self.options,
                         StoreSink(self.store, evidence_id, summary.run_id), self.settings)
@@ -104,18 +117,28 @@ class Pipeline:
         info = self.evidence.describe()
         evidence_id = self.store.add_evidence(info)
         before = self._seal("sealing evidence")
-        previous = self.store.last_seal(evidence_id)
-        if previous is not None and previous != before.sha256:
-            custody.append(self.store, "evidence.changed", self.examiner, before.sha256, recorded=previous)
-            raise EvidenceError(
-                f"{self.evidence.path}: evidence changed since the last run of this case "
-                f"(sha256 {previous[:16]}... then, {before.sha256[:16]}... now)"
-            )
+        changes = self._since_last(evidence_id, before)
         run_id = self.store.begin_run(evidence_id, custody.command_line(), self.settings.workers, self.examiner)
-        self.store.record_seal(evidence_id, run_id, "before", before.sha256, before.summary())
+        self.store.record_seal(evidence_id, run_id, "before", before)
         custody.append(self.store, "run.start", self.examiner, before.sha256, run=run_id,
-                       evidence=info["path"], plugins={p.name: p.cls.version for p in self.plugins})
-        return RunSummary(run_id, info, before), evidence_id
+                       evidence=info["path"], plugins={p.name: p.cls.version for p in self.plugins},
+                       host_clock=clock.host_clock(), seal_notes=list(changes.times))
+        return RunSummary(run_id, info, before, notes=list(changes.times)), evidence_id
+
+    def _since_last(self, evidence_id: int, now: Seal) -> Changes:
+        """What changed since the case last sealed this evidence; a content change is refused, and logged."""
+        last = self.store.last_seal(evidence_id)
+        if last is None:
+            return Changes((), ())
+        recorded, sources, files = last
+        changes = compare(sources, now, None if len(sources) == files else files)
+        # the combined digest decides only when the earlier seal lists some of the files (an older case)
+        if changes.content or (len(sources) < files and recorded != now.sha256):
+            said = changes.said() or f"a file the earlier seal does not list (sha256 {recorded[:16]}... then)"
+            custody.append(self.store, "evidence.changed", self.examiner, now.sha256, recorded=recorded,
+                           changes=list(changes.content))
+            raise EvidenceError(f"{self.evidence.path}: evidence changed since the last run of this case: {said}")
+        return changes
 
     def _seal(self, label: str) -> Seal:
         bar = Progress(label, self.evidence.size if self.evidence.has_media else None, self.settings.progress)
@@ -132,15 +155,16 @@ class Pipeline:
         summary.plugins = self.store.plugin_runs(summary.run_id)
         if status == "completed":
             summary.seal_after = self._seal("re-sealing evidence")
-            self.store.record_seal(evidence_id, summary.run_id, "after", summary.seal_after.sha256,
-                                   summary.seal_after.summary())
+            self.store.record_seal(evidence_id, summary.run_id, "after", summary.seal_after)
         summary.status = status
         self.store.end_run(summary.run_id, status)
         custody.append(self.store, f"run.{status}", self.examiner,
                        summary.seal_after.sha256 if summary.seal_after else None, run=summary.run_id,
-                       outcomes={p["plugin"]: p["outcome"] for p in summary.plugins})
+                       outcomes={p["plugin"]: p["outcome"] for p in summary.plugins},
+                       written=integrity.run_digest(self.store, summary.run_id))
         if summary.seal_after and summary.seal_after.sha256 != summary.seal_before.sha256:
-            raise EvidenceError(f"{self.evidence.path}: evidence changed during the run (seal before and after differ)")
+            said = compare(summary.seal_before.recorded(), summary.seal_after).said()
+            raise EvidenceError(f"{self.evidence.path}: evidence changed during the run: {said}")
 
 
 def recorded(store: CaseStore, evidence_path: str, plugins: Iterable[str]) -> Iterable[Record]:

@@ -8,7 +8,10 @@ completion mark, so an interrupted run leaves a consistent store.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -16,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from dftk.case.queries import Queries
+from dftk.case.seal import Seal
 from dftk.clock import record_time
 from dftk.errors import CaseError
 from dftk.records import Finding, Record, canonical_json, check_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STORE_NAME = "case.sqlite"
+LOCK_NAME = "case.lock"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,6 +64,12 @@ CREATE TRIGGER custody_no_update BEFORE UPDATE ON custody
 CREATE TRIGGER custody_no_delete BEFORE DELETE ON custody
     BEGIN SELECT RAISE(ABORT, 'the custody log is append-only'); END;
 CREATE INDEX findings_kind ON findings (kind, subject);
+"""
+# Version 2: every sealed file with its block digests (version 1 kept only a seal's summary).
+_SEAL_SOURCES = """
+CREATE TABLE IF NOT EXISTS seal_sources (
+    seal_id INTEGER NOT NULL REFERENCES seals(id), path TEXT NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, block_size INTEGER NOT NULL, blocks TEXT NOT NULL);
 """
 
 
@@ -101,13 +112,16 @@ class CaseStore(Queries):
         if "meta" not in tables:
             # executescript cannot take parameters; both values are ours, not the user's.
             self.db.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA} INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'), "
-                f"('created', '{record_time()}'); COMMIT;"
+                f"BEGIN IMMEDIATE; {_SCHEMA} {_SEAL_SOURCES} INSERT INTO meta VALUES ('schema_version', "
+                f"'{SCHEMA_VERSION}'), ('created', '{record_time()}'); COMMIT;"
             )
             return
         version = int(self.meta("schema_version") or 0)
         if version > SCHEMA_VERSION:
             raise CaseError(f"{self.folder}: case store schema {version} is newer than this dftk ({SCHEMA_VERSION})")
+        if version < SCHEMA_VERSION:
+            self.db.executescript(f"BEGIN IMMEDIATE; {_SEAL_SOURCES} UPDATE meta SET value = '{SCHEMA_VERSION}' "
+                                  "WHERE key = 'schema_version'; COMMIT;")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -119,6 +133,24 @@ class CaseStore(Queries):
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Holds the case for one writing command: a second one is refused while it runs, and a run left
+        ``running`` by a process that died is known to be dead when the lock is free.
+
+        Raises:
+            CaseError: another dftk command is writing this case.
+        """
+        fd = os.open(self.folder / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as e:
+                raise CaseError(f"{self.folder}: another dftk command is writing this case") from e
+            yield
+        finally:
+            os.close(fd)
 
     def rollback_open_transaction(self) -> None:
         """Ends a transaction an interrupt left open (between its BEGIN and the block that owns it)."""
@@ -149,17 +181,27 @@ class CaseStore(Queries):
         )
         return int(cur.lastrowid or 0)
 
-    def record_seal(self, evidence_id: int, run_id: int | None, phase: str, sha256: str, detail: Any) -> None:
-        self.db.execute(
+    def record_seal(self, evidence_id: int, run_id: int | None, phase: str, seal: Seal) -> None:
+        cur = self.db.execute(
             "INSERT INTO seals (evidence_id, run_id, phase, time, sha256, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            (evidence_id, run_id, phase, record_time(), sha256, canonical_json(detail)),
+            (evidence_id, run_id, phase, record_time(), seal.sha256, canonical_json(seal.summary())),
         )
+        self.db.executemany("INSERT INTO seal_sources VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            ((cur.lastrowid, s.path, s.size, s.mtime_ns, s.sha256, s.block_size, " ".join(s.blocks))
+                             for s in seal.sources))
 
-    def last_seal(self, evidence_id: int) -> str | None:
-        row = self.db.execute(
-            "SELECT sha256 FROM seals WHERE evidence_id = ? ORDER BY id DESC LIMIT 1", (evidence_id,)
-        ).fetchone()
-        return None if row is None else str(row[0])
+    def last_seal(self, evidence_id: int) -> tuple[str, list[dict[str, Any]], int] | None:
+        """The evidence item's latest seal: its digest, its sources (with block digests where recorded) and
+        how many files it covered."""
+        row = self.db.execute("SELECT id, sha256, detail FROM seals WHERE evidence_id = ? ORDER BY id DESC LIMIT 1",
+                              (evidence_id,)).fetchone()
+        if row is None:
+            return None
+        sources = [{**dict(r), "blocks": r["blocks"].split()} for r in self.db.execute(
+            "SELECT path, size, mtime_ns, sha256, block_size, blocks FROM seal_sources WHERE seal_id = ?",
+            (row["id"],))]
+        detail = json.loads(row["detail"])
+        return str(row["sha256"]), sources or detail["sources"], int(detail["files"])
 
     # runs
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dftk.case import custody
-from dftk.case.seal import seal
+from dftk.case.seal import compare, seal
 from dftk.errors import DftkError, SignatureError
 from dftk.evidence.opening import open_evidence
 from dftk.report import signing
@@ -36,7 +36,10 @@ def verify_report(target: Path, key: Path | None, rehash: bool) -> Iterator[str]
         raise SignatureError("the signed payload is not a dftk report") from e
     yield from _custody(report)
     for item in report.get("evidence", []):
-        yield _evidence(item) if rehash else f"--  evidence {item['path']}: not re-hashed (--no-evidence)"
+        if rehash:
+            yield from _evidence(item)
+        else:
+            yield f"--  evidence {item['path']}: not re-hashed (--no-evidence)"
     yield f"verified: {envelope}"
 
 
@@ -48,18 +51,27 @@ def _custody(report: dict[str, Any]) -> Iterator[str]:
     yield f"ok  custody log: {check.events} events chained, head {check.head}"
 
 
-def _evidence(item: dict[str, Any]) -> str:
+def _evidence(item: dict[str, Any]) -> Iterator[str]:
+    """The evidence re-sealed against the report's last seal of it: each changed file named; a file only
+    touched (times changed, content identical) is a note, not a failure."""
     seals = [s for s in item.get("seals", []) if s["phase"] == "after"]
     if not seals:
-        return f"--  evidence {item['path']}: the report records no completed run; nothing to compare"
-    recorded = seals[-1]["sha256"]
+        yield f"--  evidence {item['path']}: the report records no completed run; nothing to compare"
+        return
     if not Path(item["path"]).exists():
-        return f"--  evidence {item['path']}: not at hand; not re-hashed"
+        yield f"--  evidence {item['path']}: not at hand; not re-hashed"
+        return
     try:
         with open_evidence(item["path"], "auto") as ev:
-            now = seal(ev).sha256
+            now = seal(ev)
     except DftkError as e:
         raise SignatureError(f"evidence {item['path']}: cannot be re-hashed: {e}") from e
-    if now != recorded:
-        raise SignatureError(f"evidence {item['path']}: its seal is now sha256 {now}, the report recorded {recorded}")
-    return f"ok  evidence {item['path']}: re-hashed, seal sha256 {now} as recorded"
+    detail = seals[-1]["detail"]
+    listed = detail.get("sources", [])
+    changes = compare(listed, now, None if len(listed) == detail.get("files") else detail.get("files"))
+    if changes.content or (now.sha256 != seals[-1]["sha256"] and len(listed) < detail.get("files", 0)):
+        raise SignatureError(f"evidence {item['path']}: changed since the report: "
+                             f"{changes.said() or 'a file the report does not list'}")
+    for note in changes.times:
+        yield f"--  evidence {item['path']}: {note}"
+    yield f"ok  evidence {item['path']}: re-hashed, content as recorded (seal sha256 {now.sha256})"

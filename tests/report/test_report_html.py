@@ -6,16 +6,19 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from dftk.api import Evidence, Finding, LoadedPlugin, Plugin, Record, Settings, installed, open_evidence
+from dftk.case.run import Pipeline
 from dftk.case.store import CaseStore
-from dftk.records import Finding
 from helpers import dftk, require_tool
 
 pytestmark = pytest.mark.interop
+TRAP = "x\"><script>document.body.setAttribute('data-pwned','uri')</script>"
 
 HOSTILE = {
     "Make": "<script>document.body.setAttribute('data-pwned','script')</script>",
@@ -23,6 +26,18 @@ HOSTILE = {
     "Software": "javascript:document.body.setAttribute('data-pwned','js')",
     "Title": "</td></tr></table><svg onload=\"document.body.setAttribute('data-pwned','svg')\">",
 }
+
+
+class _Trap(Plugin):
+    """What a metadata plugin would record from a booby-trapped photo."""
+
+    name = "trap"
+    discipline = "image"
+    version = "1"
+
+    def run(self, evidence: Evidence, **opts: object) -> Iterator[Record]:
+        yield Finding("media/exif", "/trap.jpg", HOSTILE)
+        yield Finding("image/thumbnail", "/trap2.jpg", {"@image": "jpeg_base64", "jpeg_base64": TRAP})
 
 
 def _chromium(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -41,14 +56,9 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Image.new("RGB", (200, 200), (220, 20, 30)).save(
         evidence / "<img src=x onerror=\"document.body.setAttribute('data-pwned','name')\">.png")
     (evidence / "javascript:document.body.setAttribute('data-pwned','link').txt").write_text("x\n")
-    result = dftk("run", evidence, "--case", root / "case", "--plugin", "thumbnails", "--plugin", "hashing")
-    assert result.exit_code == 0
-    store = CaseStore.open(root / "case", create=False)
-    with store.transaction():  # what a metadata plugin would record from a booby-trapped photo
-        trap = "x\"><script>document.body.setAttribute('data-pwned','uri')</script>"
-        store.write(1, 1, "thumbnails", [Finding("media/exif", "/trap.jpg", HOSTILE),
-                                         Finding("image/thumbnail", "/trap2.jpg", {"jpeg_base64": trap})])
-    store.close()
+    plugins = [installed()["thumbnails"], installed()["hashing"], LoadedPlugin(_Trap, "test")]
+    with open_evidence(evidence) as ev, CaseStore.open(root / "case") as store:
+        Pipeline(ev, store, plugins, {}, Settings(progress=False)).run()
     assert dftk("report", root / "case", "-o", root / "out", "--format", "json,html").exit_code == 0
     return root / "out" / "report.html"
 

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from dftk.case import custody
+from dftk.case import custody, integrity
 from dftk.case.store import CaseStore
 
 
@@ -19,7 +19,9 @@ def case() -> None:
 @click.argument("case_dir", metavar="DIR")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per custody event (JSON lines).")
 def log(case_dir: str, as_json: bool) -> None:
-    """Print the custody log and check its hash chain (exit 3 if any event was altered).
+    """Print the custody log and check it: the hash chain, and every run's findings, problems, run, plugin,
+    seal and evidence rows against the digests its closing event recorded (exit 3 naming the first event or
+    run that does not hold). An event dated before the one it follows is noted on stderr.
 
     \b
     Example:
@@ -32,8 +34,11 @@ def log(case_dir: str, as_json: bool) -> None:
             else:
                 click.echo(f"{event['seq']:>5}  {event['time']}  {event['action']:<16} {event['examiner']}  "
                            f"{event['command_line']}")
-        check = custody.verify(store)
-    click.echo(f"custody chain intact: {check.events} events, head {check.head}", err=as_json)
+        check = integrity.check(store)
+    for note in check.notes:
+        click.echo(f"dftk: note: {note}", err=True)
+    click.echo(f"custody chain intact: {check.events} events, head {check.head}; the findings, problems and rows "
+               f"of {check.runs} run(s) as their closing events recorded", err=as_json)
 
 
 @case.command()

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from dftk.case import custody
+from dftk.case import custody, integrity
 from dftk.case.store import CaseStore
 from dftk.cli.commands.keygen import passphrase as _passphrase
 from dftk.report import signing
@@ -49,8 +49,9 @@ def report(case_dir: Path, outdir: Path, formats: tuple[str, ...], keyfile: Path
       dftk verify reports/2026-001 --key examiner.key.pub
     """
     deterministic = deterministic or bool(os.environ.get("SOURCE_DATE_EPOCH"))
-    with CaseStore.open(case_dir, create=False) as store:
-        custody.verify(store)  # never certify a case whose custody log was altered
+    with CaseStore.open(case_dir, create=False) as store, store.lock():
+        list(integrity.close_abandoned(store, custody.examiner_name()))
+        integrity.check(store)  # never certify a case whose history cannot be trusted
         private = signing.load_private(keyfile, _passphrase(f"Passphrase for {keyfile}")) if keyfile else None
         outdir.mkdir(parents=True, exist_ok=True)
         written = write_report(store, outdir, formats, deterministic)

@@ -77,6 +77,7 @@ def _print(summary: RunSummary, case_dir: str, as_json: bool) -> None:
         "seal_after": summary.seal_after.sha256 if summary.seal_after else None,
         "files": summary.files,
         "plugins": plugins,
+        "seal_notes": summary.notes,
     }
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, sort_keys=True))
@@ -84,6 +85,8 @@ def _print(summary: RunSummary, case_dir: str, as_json: bool) -> None:
     ev = summary.evidence
     click.echo(f"evidence  {ev['path']} ({ev['format']}, {ev['size']} bytes)")
     click.echo(f"sealed    sha256 {data['seal_before']} before and after: unchanged")
+    for note in summary.notes:
+        click.echo(f"note      {note} (since the last run of this case)")
     click.echo(f"files     {summary.files} walked")
     for p in plugins:
         click.echo(f"plugin    {p['plugin']} {p['version']}: {p['outcome']} "
