@@ -14,7 +14,8 @@ from typing import Any
 from dftk.case import custody
 from dftk.case.run import Pipeline, recorded
 from dftk.case.store import CaseStore
-from dftk.cli.options import evidence_format_option, evidence_format_param
+from dftk.case.access import record_access, record_export
+from dftk.cli.options import case_option, evidence_format_option, evidence_format_param
 from dftk.engine.contract import MediaConsumer, Plugin, content_digests
 from dftk.engine.engine import Screen, Settings, Sink, screen
 from dftk.engine.executors import UnitCrashed, in_workers, run_units
@@ -68,7 +69,9 @@ __all__ = [
     "LoadedPlugin", "installed", "PluginState", "Settings", "Sink", "Screen", "screen", "FileOutcome", "CORE",
     "run_units", "in_workers", "UnitCrashed", "record_run", "collection_paused",
     # options shared by commands
-    "evidence_format_option", "evidence_format_param",
+    "evidence_format_option", "evidence_format_param", "case_option",
+    # custody of a discipline's command (with --case)
+    "record_access", "record_export",
 ]
 
 

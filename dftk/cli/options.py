@@ -26,3 +26,11 @@ def evidence_format_param() -> click.Option:
 def evidence_format_option(command: F) -> F:
     """The decorator form of :func:`evidence_format_param`, for a command every part of which is static."""
     return click.option("--evidence-format", "fmt", **_FORMAT)(command)
+
+
+def case_option(command: F) -> F:
+    """``--case DIR`` (parameter ``case_dir``) on a command that reads evidence outside ``dftk run``: its
+    access to the evidence, and what it exported, go into that case's custody log."""
+    return click.option("--case", "case_dir", metavar="DIR", type=click.Path(file_okay=False),
+                        help="Record this command in the case folder's custody log (created if missing): the "
+                             "access to the evidence with its seal, and an export's manifest digest.")(command)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,12 @@ from dftk.api import (
     INTERRUPTED,
     DftkError,
     Problem,
+    case_option,
     collection_paused,
     evidence_format_option,
     open_evidence,
+    record_access,
+    record_export,
 )
 
 _HELP = """Carve files from EVIDENCE into OUTDIR by their structure, without file-system metadata.
@@ -58,7 +61,8 @@ Example:
                    "files identical to an allocated file are not reported again).")
 @click.option("--workers", type=click.IntRange(1, 256), default=os.cpu_count() or 1, show_default="CPU count",
               help="Worker processes; the output is the same for any number.")
-def carve(evidence: str, outdir: Path, fmt: str, types_: str, scope: str, workers: int) -> None:
+@case_option
+def carve(evidence: str, outdir: Path, fmt: str, types_: str, scope: str, workers: int, case_dir: str | None) -> None:
     with collection_paused():  # the carving modules' import (numpy, Pillow) makes objects that all live to the end
         from dftk_plugins.carving.recovery import carve as carve_evidence
         from dftk_plugins.carving.recovery import manifest_line, parse_types
@@ -70,12 +74,27 @@ def carve(evidence: str, outdir: Path, fmt: str, types_: str, scope: str, worker
     if outdir.exists() and any(outdir.iterdir()):
         raise DftkError(f"{outdir}: output folder is not empty")
     outdir.mkdir(parents=True, exist_ok=True)
+    with open_evidence(evidence, fmt) as ev:
+        if case_dir:
+            record_access(case_dir, ev, command="carve")
+        tally = _carve_into(outdir, carve_evidence(ev, types, scope, workers, outdir), manifest_line, ev.size)
+        if case_dir:
+            record_export(case_dir, ev, outdir, outdir / "manifest.jsonl", files=tally.listed, problems=tally.problems)
+    click.echo(tally.summary(outdir))
+    if tally.identical:
+        click.echo(f"dftk: {tally.identical} carved file(s) identical to allocated files not reported again", err=True)
+    if tally.problems:
+        click.echo(f"dftk: {tally.problems} problem(s): the carve is incomplete", err=True)
+        sys.exit(INCOMPLETE)
+
+
+def _carve_into(outdir: Path, carving: Generator[Any, None, None], manifest_line: Callable[[Any], str],
+                size: int) -> _Tally:
+    """Lists each carved file in the manifest as it comes; interrupted, the folder holds what it lists."""
     tally = _Tally()
     unlisted: list[Path] = []  # the file of the item in hand until its manifest line is written
     try:
-        with open_evidence(evidence, fmt) as ev, \
-                (outdir / "manifest.jsonl").open("x") as manifest, _progress(ev.size) as advance, \
-                closing(carve_evidence(ev, types, scope, workers, outdir)) as carving:
+        with (outdir / "manifest.jsonl").open("x") as manifest, _progress(size) as advance, closing(carving):
             # closed on every way out, so the workers stop and the folder is left as the manifest lists it
             for item in carving:
                 if isinstance(item, Problem):
@@ -98,12 +117,7 @@ def carve(evidence: str, outdir: Path, fmt: str, types_: str, scope: str, worker
     except BaseException:
         _remove(unlisted)
         raise
-    click.echo(tally.summary(outdir))
-    if tally.identical:
-        click.echo(f"dftk: {tally.identical} carved file(s) identical to allocated files not reported again", err=True)
-    if tally.problems:
-        click.echo(f"dftk: {tally.problems} problem(s): the carve is incomplete", err=True)
-        sys.exit(INCOMPLETE)
+    return tally
 
 
 def _remove(files: list[Path]) -> None:

@@ -1,7 +1,7 @@
 """``dftk meta``: image, audio and document metadata of loose files, folders or everything inside an image.
 
 It runs the file-scope plugins of the ``image``, ``audio`` and ``document`` disciplines on each file, exactly as
-``dftk run`` does inside the pipeline, and prints one record per file. Nothing is recorded.
+``dftk run`` does inside the pipeline, and prints one record per file (with ``--case``, the access is logged).
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ from dftk.api import (
     Settings,
     Sink,
     WalkItem,
+    case_option,
     is_hint,
     mime_of,
     open_evidence,
     open_image,
+    record_access,
     screen,
 )
 from dftk_plugins.metadata.audio import AudioMetaPlugin
@@ -52,7 +54,8 @@ tags and stream properties of audio, and author/tool/dates/revisions of PDF and 
 Folders are read recursively; a disk image (raw, E01, VMDK, ...) is opened read-only and every file in its
 file systems is read. One record per file: path, mime, fields (normalized, see docs/metadata.md), tags
 (grouped as EXIF:Make, GPS:GPSLatitude, XMP:CreatorTool, ID3:TIT2, PDF:Author...), checks (image-forensics
-findings) and problems. Nothing is recorded; use `dftk run` for a case.
+findings) and problems. The metadata is not recorded (use `dftk run` for a case); with --case the access to
+the evidence is recorded in the case's custody log.
 
 \b
 Example:
@@ -69,12 +72,15 @@ Example:
               help="Processes reading and parsing files; the output and its order are the same for any N.")
 @click.option("--ela", "ela_dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Write an error-level-analysis picture of every JPEG into DIR (see docs/metadata.md).")
-def meta(paths: tuple[str, ...], as_json: bool, workers: int, ela_dir: str | None) -> None:
+@case_option
+def meta(paths: tuple[str, ...], as_json: bool, workers: int, ela_dir: str | None, case_dir: str | None) -> None:
     ela = str(Path(ela_dir).resolve()) if ela_dir else None
     emit = (lambda record: click.echo(json.dumps(record, ensure_ascii=False, sort_keys=True))) if as_json else (
         lambda record: click.echo(_text(record)))
     for given, evidence in _evidence_items(paths):
         with evidence:
+            if case_dir:
+                record_access(case_dir, evidence, command="meta")
             shown = _Shown(evidence, given)
             steps = [LoadedPlugin(cls, f"dftk: {cls.__module__}:{cls.__name__}") for cls in (*PLUGINS, FileType)]
             options: dict[str, dict[str, Any]] = {}

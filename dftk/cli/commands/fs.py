@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from dftk.cli.options import evidence_format_option
+from dftk.case.access import record_access, record_export
+from dftk.cli.options import case_option, evidence_format_option
 from dftk.cli.output import report_problems, separate
 from dftk.fs import dfxml
 from dftk.fs.filesystem import TYPE_LETTERS
@@ -106,17 +108,19 @@ def _text_line(row: dict[str, Any], hashes: tuple[str, ...]) -> str:
 @evidence_format_option
 @click.option("--deleted", is_flag=True, help="Also extract deleted files whose content TSK can read.")
 @click.option("--path", "pattern", metavar="GLOB", help="Only paths matching GLOB, e.g. '/docs/*.pdf' or '*/证据/*'.")
-def extract(evidence: str, outdir: str, fmt: str, deleted: bool, pattern: str | None) -> None:
+@case_option
+def extract(evidence: str, outdir: str, fmt: str, deleted: bool, pattern: str | None, case_dir: str | None) -> None:
     """Extract files into OUTDIR safely, with a manifest (OUTDIR/manifest.jsonl).
 
     Names from the evidence never escape OUTDIR: '..', '/', control characters, NUL, reserved and
     over-long names are made safe (percent-encoded), and a name already taken gets a ~N suffix instead
     of overwriting. The manifest maps each original path to the extracted file, its size and sha256.
     On a partitioned disk, paths start with /p<N>, N being the partition's slot (see `dftk fs volumes`).
+    With --case, the access and the manifest's digest are recorded in that case's custody log.
 
     \b
     Example:
-      dftk fs extract disk.E01 out/ --deleted --path '*/证据/*'
+      dftk fs extract disk.E01 out/ --deleted --path '*/证据/*' --case cases/2026-001
     """
     from dftk.fs.extract import ExtractOptions, extract_volume
 
@@ -124,12 +128,17 @@ def extract(evidence: str, outdir: str, fmt: str, deleted: bool, pattern: str | 
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     count = 0
-    with open_image(evidence, fmt) as ev, (out / "manifest.jsonl").open("a", encoding="utf-8") as manifest:
-        partitioned = list_volumes(ev)[0] is not None
-        options = ExtractOptions(str(out.resolve()), deleted, pattern, partitioned)
-        for row in separate(per_volume(ev, extract_volume, options), problems):
-            manifest.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
+    with open_image(evidence, fmt) as ev:
+        if case_dir:
+            record_access(case_dir, ev, command="fs extract")
+        with (out / "manifest.jsonl").open("a", encoding="utf-8") as manifest:
+            partitioned = list_volumes(ev)[0] is not None
+            options = ExtractOptions(str(out.resolve()), deleted, pattern, partitioned)
+            for row in separate(per_volume(ev, extract_volume, options), problems):
+                manifest.write(json.dumps(row, ensure_ascii=False) + "\n")
+                count += 1
+        if case_dir:
+            record_export(case_dir, ev, out, out / "manifest.jsonl", files=count, problems=len(problems))
     click.echo(f"{count} files extracted to {out}; manifest: {out / 'manifest.jsonl'}")
     report_problems(problems)
 
@@ -138,12 +147,14 @@ def extract(evidence: str, outdir: str, fmt: str, deleted: bool, pattern: str | 
 @click.argument("evidence")
 @click.argument("outdir", type=click.Path(file_okay=False))
 @evidence_format_option
-def unalloc(evidence: str, outdir: str, fmt: str) -> None:
+@case_option
+def unalloc(evidence: str, outdir: str, fmt: str, case_dir: str | None) -> None:
     """Write each volume's unallocated space, with a map back to image offsets (for carving).
 
     For every file system: OUTDIR/vol<N>-<fs>.unalloc holds its unallocated blocks in order (as TSK's
     blkls writes them); space outside any partition goes to OUTDIR/unpartitioned-<N>.bin. OUTDIR/map.jsonl
-    has one line per run: file, file_offset, image_offset, length.
+    has one line per run: file, file_offset, image_offset, length. With --case, the access and the digests
+    of the map and of every file written are recorded in that case's custody log.
 
     \b
     Example:
@@ -154,10 +165,24 @@ def unalloc(evidence: str, outdir: str, fmt: str) -> None:
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     problems: list[Problem] = []
-    with open_image(evidence, fmt) as ev, (out / "map.jsonl").open("w", encoding="utf-8") as runs:
-        total = 0
-        for row in separate(write_unallocated(ev, out), problems):
-            runs.write(json.dumps(row, ensure_ascii=False) + "\n")
-            total += int(row["length"])
+    total = 0
+    with open_image(evidence, fmt) as ev:
+        if case_dir:
+            record_access(case_dir, ev, command="fs unalloc")
+        with (out / "map.jsonl").open("w", encoding="utf-8") as runs:
+            for row in separate(write_unallocated(ev, out), problems):
+                runs.write(json.dumps(row, ensure_ascii=False) + "\n")
+                total += int(row["length"])
+        if case_dir:
+            written = {p.name: _sha256(p) for p in sorted(out.iterdir()) if p.name != "map.jsonl"}
+            record_export(case_dir, ev, out, out / "map.jsonl", files=written, problems=len(problems))
     click.echo(f"{total} bytes of unallocated space written to {out}; map: {out / 'map.jsonl'}")
     report_problems(problems)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(4 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

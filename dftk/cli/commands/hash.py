@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from dftk.cli.options import case_option
 from dftk.errors import INCOMPLETE, DftkError, SignatureError, one_line
 from dftk.evidence.base import open_read_only
 from dftk.evidence.opening import open_evidence
@@ -20,6 +22,7 @@ from dftk.hashing.algorithms import ALGORITHMS, parse_algorithms
 from dftk.hashing.audit import Audit
 from dftk.hashing.hashdeep import hashdeep_header, hashdeep_line, read_hashdeep
 from dftk.hashing.multihash import HashPool, MultiHasher, Piece, hash_blocks, hash_fd, hasher_pool
+from dftk.records import canonical_json
 
 if TYPE_CHECKING:
     from dftk.engine.progress import Progress
@@ -78,12 +81,15 @@ def _size_option(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--audit", "known", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Audit against a hashdeep-format known set: matched, moved, new, missing (exit 3 unless "
                    "every file matches).")
+@case_option
 def hash_command(targets: tuple[Path, ...], algorithms: tuple[str, ...], piecewise: int | None, recursive: bool,
-                 fmt: str, as_json: bool, container: bool, known: Path | None) -> None:
+                 fmt: str, as_json: bool, container: bool, known: Path | None, case_dir: str | None) -> None:
     """Hash files, directories, block devices and E01 media with several algorithms in one read pass.
 
     An E01 (first segment) is hashed by its media data, the bytes inside the container, unless
-    --container is given. Unreadable targets are reported on stderr and the exit status is 4.
+    --container is given. Unreadable targets are reported on stderr and the exit status is 4. With --case,
+    the access to each target (with its seal) and the digest of the results are recorded in that case's
+    custody log.
 
     \b
     Example:
@@ -93,7 +99,10 @@ def hash_command(targets: tuple[Path, ...], algorithms: tuple[str, ...], piecewi
     """
     fmt = "json" if as_json else fmt
     audit = _load_audit(known) if known else None
+    if case_dir:
+        _record_access(case_dir, targets)
     problems = 0
+    results = hashlib.sha256()
     with hasher_pool(algorithms) as pool:
         if fmt == "hashdeep" and audit is None:
             from dftk.case.custody import command_line  # only here: it loads the case store
@@ -112,10 +121,31 @@ def hash_command(targets: tuple[Path, ...], algorithms: tuple[str, ...], piecewi
                 click.echo(f"dftk: problem: {item}: {_reason(e)}", err=True)
                 continue
             _emit(hashed, fmt, audit)
+            results.update(canonical_json([hashed.name, hashed.size, hashed.hashes]).encode() + b"\n")
+    if case_dir:
+        _record_results(case_dir, algorithms, results.hexdigest(), problems)
     if audit is not None:
         _finish_audit(audit, fmt)
     if problems:
         raise SystemExit(INCOMPLETE)
+
+
+def _record_access(case_dir: str, targets: tuple[Path, ...]) -> None:
+    from dftk.case.access import record_access  # the case store only when a case is asked for
+
+    for target in targets:
+        with open_evidence(target) as evidence:
+            record_access(case_dir, evidence, command="hash")
+
+
+def _record_results(case_dir: str, algorithms: tuple[str, ...], digest: str, problems: int) -> None:
+    """The digest of every (name, size, hashes) result in order: the printed hashes can be checked later."""
+    from dftk.case import custody
+    from dftk.case.store import CaseStore
+
+    with CaseStore.open(case_dir) as store, store.lock():
+        custody.append(store, "hash.results", custody.examiner_name(), None, algorithms=list(algorithms),
+                       results_sha256=digest, problems=problems)
 
 
 def _reason(error: BaseException) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from dftk.case.access import record_access
 from dftk.case.store import CaseStore
 from dftk.cli.options import evidence_format_option
 from dftk.cli.output import report_problems, separate
@@ -38,14 +39,16 @@ def _dated(case_dir: str | None, evidence_path: str) -> Iterator[dict[str, Any]]
 @click.option("--format", "output", type=click.Choice(["bodyfile", "csv", "jsonl"]), default="bodyfile",
               show_default=True, help="bodyfile (TSK 3 format, for mactime), or events sorted by time in UTC.")
 @click.option("--case", "case_dir", metavar="DIR",
-              help="Also the times plugins found inside files (EXIF, documents, audio) in this case (csv, jsonl).")
+              help="Also the times plugins found inside files (EXIF, documents, audio) in this case (csv, jsonl); "
+                   "the access is recorded in the case's custody log.")
 def timeline(evidence: str, fmt: str, output: str, case_dir: str | None) -> None:
     """Print the timeline of every file system: modified, accessed, changed and born times.
 
     The bodyfile is what `fls -r -m /` writes (NTFS $FILE_NAME times included) and feeds TSK's mactime.
     csv and jsonl give one event per distinct time with mactime's flags (m=modified, a=accessed,
     c=changed, b=born), sorted by time, ISO 8601 UTC; with --case, the embedded times the case's plugins
-    found (EXIF dates, document created/modified) are merged in, each marked with its source.
+    found (EXIF dates, document created/modified) are merged in, each marked with its source, and the
+    access to the evidence is recorded in the case's custody log.
 
     \b
     Example:
@@ -55,6 +58,8 @@ def timeline(evidence: str, fmt: str, output: str, case_dir: str | None) -> None
     """
     problems: list[Problem] = []
     with open_image(evidence, fmt) as ev:
+        if case_dir:
+            record_access(case_dir, ev, command="timeline", output=output)
         partitioned = volumes(ev)[0] is not None
         rows = separate(per_volume(ev, body_rows, partitioned), problems)
         if output == "bodyfile":
