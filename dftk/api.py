@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from dftk.case import custody
+from dftk.case.access import record_access, record_export
 from dftk.case.run import Pipeline, recorded
 from dftk.case.store import CaseStore
-from dftk.case.access import record_access, record_export
 from dftk.cli.options import case_option, evidence_format_option, evidence_format_param
 from dftk.engine.contract import MediaConsumer, Plugin, content_digests
 from dftk.engine.engine import Screen, Settings, Sink, screen

@@ -6,7 +6,8 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-ALGORITHMS = ("md5", "sha1", "sha256", "sha512", "blake2b", "blake3")
+# sm3 (GB/T 32905-2016) comes from the OpenSSL hashlib is built on (OpenSSL 1.1.1 and later).
+ALGORITHMS = ("md5", "sha1", "sha256", "sha512", "blake2b", "blake3", "sm3")
 
 
 def new_hasher(algorithm: str) -> Any:
@@ -26,6 +27,8 @@ def parse_algorithms(value: str | Iterable[str]) -> tuple[str, ...]:
     unknown = [n for n in chosen if n not in ALGORITHMS]
     if unknown or not chosen:
         raise ValueError(f"choose from {', '.join(ALGORITHMS)} (got {', '.join(unknown) or 'none'})")
+    if "sm3" in chosen and "sm3" not in hashlib.algorithms_available:
+        raise ValueError("sm3 is not available: this Python's OpenSSL has no SM3 (OpenSSL 1.1.1 or later has)")
     return chosen
 
 

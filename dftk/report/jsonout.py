@@ -25,9 +25,9 @@ def _array(out: IO[str], items: Iterable[Any]) -> None:
     out.write("\n]" if not first else "]")
 
 
-def write(store: CaseStore, out: IO[str], deterministic: bool) -> dict[str, Any]:
+def write(store: CaseStore, out: IO[str], deterministic: bool, signer: dict[str, Any] | None = None) -> dict[str, Any]:
     """Writes the report and returns its header (what the other renderers start from)."""
-    head = model.header(store, deterministic)
+    head = model.header(store, deterministic, signer)
     body: dict[str, Any] = {**head, "findings": None, "problems": None}
     out.write("{")
     for i, key in enumerate(sorted(body)):

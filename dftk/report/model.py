@@ -52,17 +52,21 @@ def summary(store: CaseStore) -> dict[str, Any]:
             "histograms": conventions.histograms(store)}
 
 
-def header(store: CaseStore, deterministic: bool) -> dict[str, Any]:
-    """Everything but the findings and problems, which are streamed."""
+def header(store: CaseStore, deterministic: bool, signer: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything but the findings and problems, which are streamed. With ``signer`` (who will sign the
+    report: key id, algorithm, name, organisation), the signature's identity and time (the report's time)."""
     chain = custody.verify(store)
+    generated = report_time(store, deterministic)
+    signature = {**signer, "signed_at": generated} if signer is not None else None
     return {
         "format": FORMAT,
         "tool": {"name": "dftk", "version": __version__},
-        "generated": report_time(store, deterministic),
+        "generated": generated,
         "case": {"name": store.folder.resolve().name, "schema_version": store.meta("schema_version"),
                  "created": store.meta("created")},
         "evidence": store.evidence_items(),
         "runs": runs(store, deterministic),
         "custody": {"events": list(custody.events(store)), "head": chain.head, "count": chain.events},
         "summary": summary(store),
+        **({"signature": signature} if signature is not None else {}),
     }

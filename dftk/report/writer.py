@@ -14,11 +14,13 @@ FORMATS = ("json", "html", "case", "dfxml", "csv")
 _DFXML_HASHES = ("md5", "sha1", "sha256")
 
 
-def write_report(store: CaseStore, outdir: Path, formats: tuple[str, ...], deterministic: bool) -> list[Path]:
-    """Writes report.json and the other formats into ``outdir``; returns the files written."""
+def write_report(store: CaseStore, outdir: Path, formats: tuple[str, ...], deterministic: bool,
+                 signer: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[Path]]:
+    """Writes report.json and the other formats into ``outdir``; returns the report's header (what the
+    manifest binds) and the files written. ``signer`` (who will sign, their key) goes into every format."""
     target = outdir / "report.json"
     with target.open("w", encoding="utf-8", newline="\n") as out:
-        head = jsonout.write(store, out, deterministic)
+        head = jsonout.write(store, out, deterministic, signer)
     written = [target]
     if "html" in formats:
         written.append(outdir / "report.html")
@@ -32,7 +34,7 @@ def write_report(store: CaseStore, outdir: Path, formats: tuple[str, ...], deter
         written[-1].write_text(_dfxml(store), encoding="utf-8")
     if "csv" in formats:
         written += tables.write(store, outdir / "csv")
-    return written
+    return head, written
 
 
 def _dfxml(store: CaseStore) -> str:

@@ -15,7 +15,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dftk.errors import DftkError, SignatureError
-from dftk.report import signing
+from dftk.report import manifest, signing
+from dftk.report.manifest import MANIFEST_TYPE
 from helpers import FIXTURES, dftk, require_tool
 
 
@@ -73,7 +74,8 @@ def test_every_single_byte_flip_of_the_signature_fails(signed: Path) -> None:
         flipped = base64.b64encode(sig[:i] + bytes([sig[i] ^ 1]) + sig[i + 1:]).decode()
         forged = dict(envelope, signatures=[{**envelope["signatures"][0], "sig": flipped}])
         with pytest.raises(SignatureError):
-            signing.open_envelope(json.dumps(forged).encode(), public)
+            signing.open_envelope(json.dumps(forged).encode(), [public], MANIFEST_TYPE)
+    assert signing.open_envelope(json.dumps(envelope).encode(), [public], MANIFEST_TYPE)[1].key_id == public.key_id
 
 
 def test_single_byte_flips_across_the_payload_fail(signed: Path) -> None:
@@ -85,7 +87,7 @@ def test_single_byte_flips_across_the_payload_fail(signed: Path) -> None:
         flipped = payload[:i] + bytes([payload[i] ^ 0x20]) + payload[i + 1:]
         forged = dict(envelope, payload=base64.b64encode(flipped).decode())
         with pytest.raises(SignatureError):
-            signing.open_envelope(json.dumps(forged).encode(), public)
+            signing.open_envelope(json.dumps(forged).encode(), [public], MANIFEST_TYPE)
 
 
 def test_cli_exit_3_for_altered_report_json_and_envelope(signed: Path, tmp_path: Path) -> None:
@@ -93,21 +95,26 @@ def test_cli_exit_3_for_altered_report_json_and_envelope(signed: Path, tmp_path:
     report = (out / "report.json").read_bytes()
     (out / "report.json").write_bytes(report.replace(b'"hash/evidence"', b'"hash/evidencf"', 1))
     result = dftk("verify", out, "--key", signed / "k.key.pub")
-    assert result.exit_code == 3 and "differs from the signed payload" in result.stderr
+    assert result.exit_code == 3 and f"{out / 'report.json'}: changed after signing" in result.stderr
     (out / "report.json").write_bytes(report)
     envelope = json.loads((out / "report.dsse.json").read_text())
-    envelope["payload"] = base64.b64encode(base64.b64decode(envelope["payload"]).replace(b"fat12", b"fat13")).decode()
+    altered = base64.b64decode(envelope["payload"]).replace(b"report.json", b"report.jsoX")
+    envelope["payload"] = base64.b64encode(altered).decode()
     (out / "report.dsse.json").write_text(json.dumps(envelope))
     result = dftk("verify", out, "--key", signed / "k.key.pub")
     assert result.exit_code == 3 and "does not verify" in result.stderr
 
 
-def _resign(out: Path, payload: bytes) -> None:
-    """What a forger can do: edit, sign with their own key, and replace report.pub."""
-    forger = Ed25519PrivateKey.generate()
-    (out / "report.json").write_bytes(payload)
-    (out / "report.dsse.json").write_text(json.dumps(signing.envelope(payload, forger)))
-    (out / "report.pub").write_bytes(signing.public_pem(forger.public_key()))
+def _resign(out: Path, report: dict[str, object]) -> None:
+    """What a forger can do: edit, list the files again in a new manifest, sign it with their own key, and
+    replace report.pub."""
+    forger = signing.PrivateKey("ed25519", Ed25519PrivateKey.generate().private_bytes_raw())
+    (out / "report.json").write_bytes(json.dumps(report, sort_keys=True).encode())
+    files = [p for p in out.rglob("*") if p.is_file() and p.name not in manifest.OUTSIDE]
+    listed = manifest.build(out, files, report, None)
+    (out / manifest.MANIFEST).write_bytes(listed)
+    (out / "report.dsse.json").write_text(json.dumps(signing.envelope(listed, MANIFEST_TYPE, forger)))
+    (out / "report.pub").write_bytes(signing.public_file(forger.public()))
 
 
 @pytest.mark.parametrize("field", ["examiner", "time", "command_line", "evidence_sha256", "action"])
@@ -118,9 +125,11 @@ def test_editing_any_custody_event_fails_even_when_re_signed(signed: Path, tmp_p
         events = report["custody"]["events"]
         original = events[seq][field]
         events[seq][field] = "2020-01-01T00:00:00+00:00" if field == "time" else f"{original}x"
-        _resign(out, json.dumps(report, sort_keys=True).encode())
+        _resign(out, report)
         unpinned = dftk("verify", out)
-        assert unpinned.exit_code == 3 and "custody log" in unpinned.stderr
+        assert unpinned.exit_code == 3 and "no trusted key" in unpinned.stderr
+        beside = dftk("verify", out, "--integrity-only")
+        assert beside.exit_code == 3 and "custody log" in beside.stderr
         pinned = dftk("verify", out, "--key", signed / "k.key.pub")
         assert pinned.exit_code == 3 and "no signature by key" in pinned.stderr
         events[seq][field] = original
@@ -136,11 +145,11 @@ def test_changed_evidence_fails_verification(tmp_path: Path) -> None:
         dftk("report", tmp_path / "case", "-o", tmp_path / "out", "--sign", tmp_path / "k.key", "--format", "json")
     finally:
         del os.environ["DFTK_KEY_PASSPHRASE"]
-    assert dftk("verify", tmp_path / "out").exit_code == 0
+    assert dftk("verify", tmp_path / "out", "--key", tmp_path / "k.key.pub").exit_code == 0
     with image.open("r+b") as f:
         f.seek(5000)
         f.write(b"X")
-    result = dftk("verify", tmp_path / "out")
+    result = dftk("verify", tmp_path / "out", "--key", tmp_path / "k.key.pub")
     assert result.exit_code == 3 and f"changed since the report: {image}: content changed" in result.stderr
 
 
