@@ -79,12 +79,13 @@ class Pipeline:
 
     def __init__(self, evidence: Evidence, store: CaseStore, plugins: list[LoadedPlugin],
                  options: dict[str, dict[str, Any]], settings: Settings | None = None,
-                 examiner: str = "unknown") -> None:
+                 examiner: str = "unknown", seal_sm3: bool = False) -> None:
         self.evidence = evidence
         self.store = store
         self.plugins = plugins
         self.options = options
         self.settings = settings or Settings()
+        self.seal_sm3 = seal_sm3
         self.examiner = examiner
         self.states: list[PluginState] = []
 
@@ -143,7 +144,7 @@ class Pipeline:
     def _seal(self, label: str) -> Seal:
         bar = Progress(label, self.evidence.size if self.evidence.has_media else None, self.settings.progress)
         try:
-            return seal(self.evidence, bar.advance)
+            return seal(self.evidence, bar.advance, self.seal_sm3)
         finally:
             bar.close()
 

@@ -40,9 +40,11 @@ class SourceSeal:
     sha256: str
     block_size: int = _MIN_BLOCK
     blocks: tuple[str, ...] = ()
+    sm3: str | None = None
 
     def entry(self) -> dict[str, Any]:
-        return {"path": self.path, "size": self.size, "mtime_ns": self.mtime_ns, "sha256": self.sha256}
+        found = {"path": self.path, "size": self.size, "mtime_ns": self.mtime_ns, "sha256": self.sha256}
+        return {**found, "sm3": self.sm3} if self.sm3 else found
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,7 @@ def block_size(size: int) -> int:
     return block
 
 
-def _seal_file(name: str, path: Path, progress: Callable[[int], None] | None) -> SourceSeal:
+def _seal_file(name: str, path: Path, progress: Callable[[int], None] | None, sm3: bool) -> SourceSeal:
     try:
         fd = open_read_only(path)
     except OSError as e:
@@ -81,8 +83,11 @@ def _seal_file(name: str, path: Path, progress: Callable[[int], None] | None) ->
         st = os.fstat(fd)
         block = block_size(st.st_size)
         whole, size, blocks, current = hashlib.sha256(), 0, [], blake3()
+        chinese = hashlib.new("sm3") if sm3 else None
         while data := os.read(fd, _CHUNK):
             whole.update(data)
+            if chinese is not None:
+                chinese.update(data)
             for piece in _split(data, block - size % block):
                 current.update(piece)
                 if (size + len(piece)) % block == 0:
@@ -97,7 +102,8 @@ def _seal_file(name: str, path: Path, progress: Callable[[int], None] | None) ->
         raise EvidenceError(f"{path}: read error while sealing: {e.strerror or e}") from e
     finally:
         os.close(fd)
-    return SourceSeal(name, size, st.st_mtime_ns, whole.hexdigest(), block, tuple(blocks))
+    return SourceSeal(name, size, st.st_mtime_ns, whole.hexdigest(), block, tuple(blocks),
+                      chinese.hexdigest() if chinese is not None else None)
 
 
 def _split(data: bytes, first: int) -> Iterator[bytes]:
@@ -108,9 +114,10 @@ def _split(data: bytes, first: int) -> Iterator[bytes]:
         yield bytes(view[first:])
 
 
-def seal(evidence: Evidence, progress: Callable[[int], None] | None = None) -> Seal:
-    """Hashes every source file of the evidence and combines the results into one seal."""
-    sources = tuple(_seal_file(name, path, progress) for name, path in evidence.stored_files())
+def seal(evidence: Evidence, progress: Callable[[int], None] | None = None, sm3: bool = False) -> Seal:
+    """Hashes every source file of the evidence and combines the results into one seal; with ``sm3``, each
+    file's SM3 too (the integrity check value Chinese rules name; about five times SHA-256's work)."""
+    sources = tuple(_seal_file(name, path, progress, sm3) for name, path in evidence.stored_files())
     return combine(sources)
 
 
@@ -150,7 +157,8 @@ def compare(earlier: Iterable[Mapping[str, Any]], now: Seal, total: int | None =
             continue
         if before["size"] != source.size:
             content.append(f"{source.path}: size was {before['size']} bytes, now {source.size}")
-        elif before["sha256"] != source.sha256:
+        elif before["sha256"] != source.sha256 or None not in (before.get("sm3"), source.sm3) and (
+                before.get("sm3") != source.sm3):
             content.append(f"{source.path}: content changed{_where(before, source)}")
         elif before.get("mtime_ns") != source.mtime_ns:
             times.append(f"{source.path}: timestamps changed, content identical")

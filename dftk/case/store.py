@@ -69,7 +69,7 @@ CREATE INDEX findings_kind ON findings (kind, subject);
 _SEAL_SOURCES = """
 CREATE TABLE IF NOT EXISTS seal_sources (
     seal_id INTEGER NOT NULL REFERENCES seals(id), path TEXT NOT NULL, size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, block_size INTEGER NOT NULL, blocks TEXT NOT NULL);
+    mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, block_size INTEGER NOT NULL, blocks TEXT NOT NULL, sm3 TEXT);
 """
 
 
@@ -186,9 +186,9 @@ class CaseStore(Queries):
             "INSERT INTO seals (evidence_id, run_id, phase, time, sha256, detail) VALUES (?, ?, ?, ?, ?, ?)",
             (evidence_id, run_id, phase, record_time(), seal.sha256, canonical_json(seal.summary())),
         )
-        self.db.executemany("INSERT INTO seal_sources VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            ((cur.lastrowid, s.path, s.size, s.mtime_ns, s.sha256, s.block_size, " ".join(s.blocks))
-                             for s in seal.sources))
+        self.db.executemany("INSERT INTO seal_sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            ((cur.lastrowid, s.path, s.size, s.mtime_ns, s.sha256, s.block_size, " ".join(s.blocks),
+                              s.sm3) for s in seal.sources))
 
     def last_seal(self, evidence_id: int) -> tuple[str, list[dict[str, Any]], int] | None:
         """The evidence item's latest seal: its digest, its sources (with block digests where recorded) and
@@ -198,7 +198,7 @@ class CaseStore(Queries):
         if row is None:
             return None
         sources = [{**dict(r), "blocks": r["blocks"].split()} for r in self.db.execute(
-            "SELECT path, size, mtime_ns, sha256, block_size, blocks FROM seal_sources WHERE seal_id = ?",
+            "SELECT path, size, mtime_ns, sha256, block_size, blocks, sm3 FROM seal_sources WHERE seal_id = ?",
             (row["id"],))]
         detail = json.loads(row["detail"])
         return str(row["sha256"]), sources or detail["sources"], int(detail["files"])

@@ -103,7 +103,7 @@ def _keys(folder: Path, trust: Trust) -> list[signing.PublicKey]:
 
 def _signer_lines(signer: signing.PublicKey, trust: Trust) -> Iterator[str]:
     who = _who(signer.identity)
-    algorithm = signer.algorithm.upper()
+    algorithm = {"ed25519": "Ed25519", "sm2": "SM2"}.get(signer.algorithm, signer.algorithm)
     if trust.keys or trust.trusted or os.environ.get(TRUSTED_KEYS_ENV):
         yield f"ok  signature: {algorithm}, key id {signer.key_id}, a key you trust; signer {who}"
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -75,3 +76,25 @@ def test_a_recorded_run_stores_sm3_in_file_findings(tmp_path: Path) -> None:
     assert {subject: data["sm3"] for subject, data in found.items()} == {
         "/abc.txt": VECTORS[b"abc"], "/abcd.txt": VECTORS[b"abcd" * 16]}
     assert found["/abc.txt"]["md5"] == hashlib.md5(b"abc").hexdigest() and "sha256" not in found["/abc.txt"]
+
+
+def test_sm3_in_the_acquisition_log_and_the_seals(tmp_path: Path) -> None:
+    openssl = require_tool("openssl")
+    source = tmp_path / "src.bin"
+    source.write_bytes(bytes(range(256)) * 4096)
+    expected = subprocess.run([openssl, "dgst", "-sm3", str(source)], capture_output=True, text=True,
+                              check=True).stdout.split("= ")[1].strip()
+    assert dftk("acquire", source, tmp_path / "img", "--format", "raw", "-a", "md5,sm3").exit_code == 0
+    log = json.loads((tmp_path / "img.acquire.json").read_text())
+    assert log["hashes"]["sm3"] == expected
+    assert "ok sm3" in dftk("verify", tmp_path / "img").output
+    (tmp_path / "folder").mkdir()
+    shutil.copy(source, tmp_path / "folder" / "src.bin")
+    assert dftk("run", tmp_path / "folder", "--case", tmp_path / "case", "--plugin", "hashing",
+                "--seal-sm3").exit_code == 0
+    report = tmp_path / "out"
+    assert dftk("report", tmp_path / "case", "-o", report, "--format", "json").exit_code == 0
+    [item] = json.loads((report / "report.json").read_text())["evidence"]
+    assert {s["sources"][0]["sm3"] for s in (seal["detail"] for seal in item["seals"])} == {expected}
+    listed = json.loads((report / "report.manifest.json").read_text())["files"]
+    assert all(len(entry["sm3"]) == 64 for entry in listed)  # every report file's SM3 too

@@ -100,6 +100,9 @@ def _remove_earlier(outdir: Path) -> None:
         raise DftkError(f"{outdir}: not an earlier dftk report (no readable {MANIFEST}); not replaced") from e
     for name in [*listed, *OUTSIDE]:
         (outdir / name).unlink(missing_ok=True)
+    for folder in sorted((p for p in outdir.rglob("*") if p.is_dir()), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()  # emptied by the removal (csv/)
     left = [p for p in outdir.rglob("*") if p.is_file()]
     if left:
         raise DftkError(f"{left[0]}: not part of the earlier report; the folder is not replaced")
