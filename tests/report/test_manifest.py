@@ -155,3 +155,15 @@ def test_a_report_folder_is_never_mixed_with_an_earlier_one(made: Path, tmp_path
     (out / "mine.txt").write_text("an examiner's own note")
     refused = dftk("report", tmp_path / "case", "-o", out, "--format", "json", "--force")
     assert refused.exit_code == 1 and "mine.txt: not part of the earlier report" in refused.stderr
+
+
+def test_a_touched_evidence_file_verifies_with_a_note(made: Path) -> None:
+    image = made / "fat12.img"
+    before = image.stat()
+    try:
+        os.utime(image, (1_600_000_000, 1_600_000_000))
+        result = dftk("verify", made / "out", "--key", made / "k.key.pub")
+        assert result.exit_code == 0, result.stderr
+        assert f"{image}: timestamps changed, content identical" in result.output
+    finally:
+        os.utime(image, ns=(before.st_atime_ns, before.st_mtime_ns))
