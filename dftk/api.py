@@ -51,6 +51,7 @@ from dftk.hashing.algorithms import ALGORITHMS, digest_all, new_hasher, parse_al
 from dftk.hashing.hashdeep import HASHDEEP_MAGIC, read_hashdeep
 from dftk.records import FILE_TIMES, IMAGE, POSITION, TIMES, VALUE, Finding, Problem, Record, is_hint
 from dftk.shortcuts import collection_paused
+from dftk.text import json_text, terminal
 
 __all__ = [
     # the contract
@@ -68,6 +69,8 @@ __all__ = [
     # running plugins (for a discipline's command)
     "LoadedPlugin", "installed", "PluginState", "Settings", "Sink", "Screen", "screen", "FileOutcome", "CORE",
     "run_units", "in_workers", "UnitCrashed", "record_run", "collection_paused",
+    # text from the evidence, escaped for a terminal or for JSON (dftk/text.py)
+    "terminal", "json_text",
     # options shared by commands
     "evidence_format_option", "evidence_format_param", "case_option",
     # custody of a discipline's command (with --case)

@@ -18,7 +18,7 @@ CORE = REPO / "dftk"
 PLUGINS = REPO / "plugins"
 # Lower layers first; a module may import its own layer and the layers before it, never one after it.
 LAYERS = ["base", "evidence", "hashing", "fs", "engine", "case", "report", "ewf", "acquire", "cli", "api"]
-BASE = {"dftk", "dftk.clock", "dftk.errors", "dftk.records", "dftk.shortcuts"}
+BASE = {"dftk", "dftk.clock", "dftk.errors", "dftk.records", "dftk.shortcuts", "dftk.text"}
 
 
 def _modules(folder: Path, package: str) -> dict[str, Path]:

@@ -16,6 +16,7 @@ import click
 from dftk import __version__
 from dftk.errors import INTERRUPTED, DftkError, PluginLoadError, one_line
 from dftk.shortcuts import exit_now
+from dftk.text import terminal
 
 _COMMANDS = {
     "run": "dftk.cli.commands.run:run",
@@ -104,12 +105,12 @@ class DftkGroup(LazyGroup):
                        err=True)
             sys.exit(INTERRUPTED)
         except DftkError as e:
-            click.echo(f"dftk: error: {one_line(e)}", err=True)
+            click.echo(f"dftk: error: {terminal(one_line(e))}", err=True)
             sys.exit(e.exit_code)
         except Exception as e:  # noqa: BLE001 - the last line of defence: never a traceback by default
             if os.environ.get("DFTK_DEBUG"):
                 raise
-            click.echo(f"dftk: internal error: {type(e).__name__}: {one_line(e)} "
+            click.echo(f"dftk: internal error: {type(e).__name__}: {terminal(one_line(e))} "
                        "(set DFTK_DEBUG=1 for the traceback)", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)

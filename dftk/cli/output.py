@@ -10,6 +10,7 @@ import click
 
 from dftk.errors import INCOMPLETE
 from dftk.records import Problem
+from dftk.text import terminal
 
 T = TypeVar("T")
 
@@ -26,7 +27,7 @@ def separate(items: Iterable[T | Problem], problems: list[Problem]) -> Iterator[
 def report_problems(problems: list[Problem]) -> None:
     """Problems go to stderr; any problem means the output is incomplete (exit status 4)."""
     for problem in problems:
-        click.echo(f"dftk: problem: {problem.subject}: {problem.message}", err=True)
+        click.echo(f"dftk: problem: {terminal(problem.subject)}: {terminal(problem.message)}", err=True)
     if problems:
         click.echo(f"dftk: {len(problems)} problem(s): the output is incomplete", err=True)
         sys.exit(INCOMPLETE)

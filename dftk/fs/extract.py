@@ -24,14 +24,17 @@ from dftk.fs.volumes import Volume
 from dftk.fs.walk import open_volume
 from dftk.records import Problem
 
-_UNSAFE = set('<>:"|?*\\%') | {chr(c) for c in range(32)} | {"\x7f"}
+# Characters Windows forbids, the escape itself, and every control or direction character (dftk.text): a
+# name with U+202E would show `\u202etxt.exe` as `exe.txt` in a file manager.
+_UNSAFE = set('<>:"|?*\\%') | {chr(c) for c in range(32)} | {"\x7f"} | {chr(c) for c in range(0x80, 0xa0)} | set(
+    "\u061c\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 _MAX_NAME = 240  # bytes; leaves room for a collision suffix under the usual 255
 
 
 def safe_component(name: str) -> str:
     """One path component that is safe on Linux and Windows and cannot climb out of its folder."""
-    encoded = "".join(f"%{ord(c):02X}" if c in _UNSAFE else c for c in name)
+    encoded = "".join((f"%{ord(c):02X}" if ord(c) < 0x100 else f"%u{ord(c):04X}") if c in _UNSAFE else c for c in name)
     encoded = encoded.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     if encoded in ("", ".", "..") or encoded.split(".")[0].lower() in _RESERVED or encoded[-1] in ". ":
         encoded = "_" + encoded

@@ -17,6 +17,7 @@ from dftk.fs.filesystem import TYPE_LETTERS, FileSystem, FsEntry
 from dftk.fs.volumes import Volume
 from dftk.fs.walk import open_volume
 from dftk.records import Problem
+from dftk.text import field
 
 BODY_FIELDS = ("md5", "name", "inode", "mode", "uid", "gid", "size", "atime", "mtime", "ctime", "crtime")
 _PERMS = "rwxrwxrwx"
@@ -79,7 +80,9 @@ def _file_name_rows(fs: FileSystem, entry: FsEntry, base: str, suffix: str) -> I
 
 
 def body_line(row: dict[str, Any]) -> str:
-    return "|".join(str(row[f]) for f in BODY_FIELDS)
+    """One bodyfile line; the name's control characters and pipes shown as ``^`` (as ``fls -m`` shows control
+    characters), so a name from the evidence can never add a line or shift a field."""
+    return "|".join(field(str(row[f])) if f == "name" else str(row[f]) for f in BODY_FIELDS)
 
 
 def events(rows: Iterable[dict[str, Any]], dated: Iterable[dict[str, Any]] = ()) -> Iterator[dict[str, Any]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from dftk import text
 from dftk.case.store import CaseStore
 from dftk.records import IMAGE, is_hint
 from dftk.report import charts, conventions, model
@@ -20,8 +21,10 @@ MAX_THUMBNAILS = 400
 
 
 def _environment() -> Environment:
+    # finalize: every value shown has its control and direction characters escaped visibly (a name with
+    # U+202E must not show reversed); autoescape takes care of markup
     return Environment(loader=PackageLoader("dftk.report", "templates"), autoescape=select_autoescape(["j2"]),
-                       trim_blocks=True, lstrip_blocks=True)
+                       trim_blocks=True, lstrip_blocks=True, finalize=text.html)
 
 
 def _cell(value: Any) -> str:

@@ -27,6 +27,7 @@ from dftk.api import (
     open_evidence,
     record_access,
     record_export,
+    terminal,
 )
 
 _HELP = """Carve files from EVIDENCE into OUTDIR by their structure, without file-system metadata.
@@ -99,7 +100,7 @@ def _carve_into(outdir: Path, carving: Generator[Any, None, None], manifest_line
             for item in carving:
                 if isinstance(item, Problem):
                     tally.problems += 1
-                    click.echo(f"dftk: problem: {item.subject}: {item.message}", err=True)
+                    click.echo(f"dftk: problem: {terminal(item.subject)}: {terminal(item.message)}", err=True)
                     continue
                 advance(item.row["offset"])
                 if item.identical_to is not None:

@@ -6,7 +6,6 @@ It runs the file-scope plugins of the ``image``, ``audio`` and ``document`` disc
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,11 +34,13 @@ from dftk.api import (
     WalkItem,
     case_option,
     is_hint,
+    json_text,
     mime_of,
     open_evidence,
     open_image,
     record_access,
     screen,
+    terminal,
 )
 from dftk_plugins.metadata.audio import AudioMetaPlugin
 from dftk_plugins.metadata.document import DocumentMetaPlugin
@@ -75,7 +76,7 @@ Example:
 @case_option
 def meta(paths: tuple[str, ...], as_json: bool, workers: int, ela_dir: str | None, case_dir: str | None) -> None:
     ela = str(Path(ela_dir).resolve()) if ela_dir else None
-    emit = (lambda record: click.echo(json.dumps(record, ensure_ascii=False, sort_keys=True))) if as_json else (
+    emit = (lambda record: click.echo(json_text(record, sort_keys=True))) if as_json else (
         lambda record: click.echo(_text(record)))
     for given, evidence in _evidence_items(paths):
         with evidence:
@@ -226,9 +227,9 @@ def _take_media(record: dict[str, Any], finding: Finding) -> None:
 
 
 def _text(record: dict[str, Any]) -> str:
-    lines = [f"{record['path']}  ({record['mime'] or 'unreadable'})"]
-    lines += [f"  {k}: {json.dumps(v, ensure_ascii=False)}" for k, v in sorted(record["fields"].items())]
-    lines += [f"  check {c['kind']}: {json.dumps({k: v for k, v in c.items() if k != 'kind'}, ensure_ascii=False)}"
+    lines = [f"{terminal(record['path'])}  ({record['mime'] or 'unreadable'})"]
+    lines += [f"  {k}: {json_text(v)}" for k, v in sorted(record["fields"].items())]
+    lines += [f"  check {c['kind']}: {json_text({k: v for k, v in c.items() if k != 'kind'})}"
               for c in record["checks"]]
-    lines += [f"  problem: {p}" for p in record["problems"]]
+    lines += [f"  problem: {terminal(p)}" for p in record["problems"]]
     return "\n".join(lines)

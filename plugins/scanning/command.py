@@ -30,9 +30,11 @@ from dftk.api import (
     Screen,
     Settings,
     evidence_format_option,
+    json_text,
     open_image,
     record_run,
     screen,
+    terminal,
 )
 
 _HELP = """Scan EVIDENCE with YARA rules, and with --indicators for indicators, printing each match.
@@ -171,25 +173,26 @@ class _Printer:
             self.histogram.setdefault(f.data["kind"], Counter())[f.data["value"]] += 1
         if self.as_json:
             row = {"indicator" if k == "kind" else k: v for k, v in f.data.items()}  # an indicator's own kind
-            click.echo(json.dumps({**row, "kind": f.kind, "subject": f.subject}, ensure_ascii=False, sort_keys=True))
+            click.echo(json_text({**row, "kind": f.kind, "subject": f.subject}, sort_keys=True))
         elif f.kind == "yara/match":
             where = f" @0x{f.data['offset']:x}" + (" (unallocated)" if f.data.get("unallocated") else "") \
                 if f.data.get("scope") == "raw" else (" (deleted)" if f.data.get("deleted") else "")
-            click.echo(f"{f.data['namespace']}:{f.data['rule']} {f.subject}{where}")
+            click.echo(f"{f.data['namespace']}:{f.data['rule']} {terminal(f.subject)}{where}")
         elif f.kind == "indicator/histogram":
             top = ", ".join(f"{v} ({n})" for v, n in f.data["values"][:10])
-            click.echo(f"histogram {f.data['kind']} (raw media): {top}")
+            click.echo(f"histogram {f.data['kind']} (raw media): {terminal(top)}")
         else:
-            click.echo(f"{f.data['kind']} {f.data['value']} {f.subject} @{f.data['offset']} ({f.data['encoding']})")
+            click.echo(terminal(f"{f.data['kind']} {f.data['value']} {f.subject} @{f.data['offset']} "
+                                f"({f.data['encoding']})"))
 
     def problem(self, p: Problem) -> None:
         if (p.subject, p.message) in self.problems:
             return
         self.problems.add((p.subject, p.message))
         if self.as_json:
-            click.echo(json.dumps({"problem": p.message, "subject": p.subject}, ensure_ascii=False), err=True)
+            click.echo(json_text({"problem": p.message, "subject": p.subject}), err=True)
         else:
-            click.echo(f"dftk: problem: {p.subject}: {p.message}", err=True)
+            click.echo(f"dftk: problem: {terminal(p.subject)}: {terminal(p.message)}", err=True)
 
     def finish(self) -> None:
         for kind, counts in sorted(self.histogram.items()):

@@ -8,6 +8,7 @@ import click
 
 from dftk.case import custody, integrity
 from dftk.case.store import CaseStore
+from dftk.text import json_text, terminal
 
 
 @click.group()
@@ -30,10 +31,10 @@ def log(case_dir: str, as_json: bool) -> None:
     with CaseStore.open(case_dir, create=False) as store:
         for event in custody.events(store):
             if as_json:
-                click.echo(json.dumps(event, ensure_ascii=False, sort_keys=True))
+                click.echo(json_text(event, sort_keys=True))
             else:
-                click.echo(f"{event['seq']:>5}  {event['time']}  {event['action']:<16} {event['examiner']}  "
-                           f"{event['command_line']}")
+                click.echo(f"{event['seq']:>5}  {event['time']}  {event['action']:<16} {terminal(event['examiner'])}  "
+                           f"{terminal(event['command_line'])}")
         check = integrity.check(store)
     for note in check.notes:
         click.echo(f"dftk: note: {note}", err=True)
@@ -56,9 +57,9 @@ def findings(case_dir: str, kind: str | None, as_json: bool) -> None:
         for row in store.findings(kind):
             row["data"] = json.loads(row["data"])
             if as_json:
-                click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
+                click.echo(json_text(row, sort_keys=True))
             else:
-                click.echo(f"{row['kind']}\t{row['subject']}\t{json.dumps(row['data'], ensure_ascii=False)}")
+                click.echo(f"{row['kind']}\t{terminal(row['subject'])}\t{json_text(row['data'])}")
 
 
 @case.command()
@@ -74,6 +75,6 @@ def problems(case_dir: str, as_json: bool) -> None:
     with CaseStore.open(case_dir, create=False) as store:
         for row in store.problems():
             if as_json:
-                click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
+                click.echo(json_text(row, sort_keys=True))
             else:
-                click.echo(f"{row['plugin']}\t{row['subject']}\t{row['message']}")
+                click.echo(f"{row['plugin']}\t{terminal(row['subject'])}\t{terminal(row['message'])}")

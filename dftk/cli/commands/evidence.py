@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from dftk.cli.options import evidence_format_option
 from dftk.fs.volumes import open_image
+from dftk.text import json_text, terminal
 
 
 @click.group()
@@ -30,11 +29,11 @@ def info(path: str, fmt: str, as_json: bool) -> None:
     with open_image(path, fmt) as ev:
         described = ev.describe()
     if as_json:
-        click.echo(json.dumps(described, ensure_ascii=False, sort_keys=True))
+        click.echo(json_text(described, sort_keys=True))
         return
     for key in ("path", "format", "size", "sector_size"):
-        click.echo(f"{key:<12} {described[key]}")
+        click.echo(f"{key:<12} {terminal(str(described[key]))}")
     for algorithm, value in sorted(described["stored_hashes"].items()):  # type: ignore[attr-defined]
         click.echo(f"{'stored ' + algorithm:<12} {value}")
     for key, value in sorted(described["metadata"].items()):  # type: ignore[attr-defined]
-        click.echo(f"{key:<12} {value}")
+        click.echo(f"{key:<12} {terminal(str(value))}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from dftk.fs.volumes import open_image, per_volume
 from dftk.fs.volumes import volumes as list_volumes
 from dftk.hashing.algorithms import ALGORITHMS, parse_algorithms
 from dftk.records import Problem
+from dftk.text import json_text, terminal
 
 
 @click.group()
@@ -48,10 +48,10 @@ def volumes(evidence: str, fmt: str, as_json: bool) -> None:
         table, found = list_volumes(ev)
     for volume in found:
         if as_json:
-            click.echo(json.dumps({"table": table, **volume.to_json()}, ensure_ascii=False))
+            click.echo(json_text({"table": table, **volume.to_json()}))
         else:
             click.echo(f"{volume.index:>3}  {volume.offset:>14}  {volume.length:>14}  {volume.role:<11}  "
-                       f"{volume.description}")
+                       f"{terminal(volume.description)}")
 
 
 @fs.command(name="ls")
@@ -86,7 +86,7 @@ def ls(evidence: str, fmt: str, as_json: bool, output: str, hashes: tuple[str, .
                 click.echo(part, nl=False)
         else:
             for row in rows:
-                click.echo(json.dumps(row, ensure_ascii=False) if output == "jsonl" else _text_line(row, hashes))
+                click.echo(json_text(row) if output == "jsonl" else _text_line(row, hashes))
     report_problems(problems)
 
 
@@ -98,7 +98,7 @@ def _text_line(row: dict[str, Any], hashes: tuple[str, ...]) -> str:
     extra = "".join(f"\t{row.get(a)}" for a in hashes)
     where = f"[{row['volume_index']}] " if row["volume_offset"] else ""
     kind = TYPE_LETTERS.get(row["type"], "-")
-    return f"{where}{kind}/{meta} {mark}{inode}{realloc}:\t{row['path'].lstrip('/')}{extra}"
+    return f"{where}{kind}/{meta} {mark}{inode}{realloc}:\t{terminal(row['path'].lstrip('/'))}{extra}"
 
 
 
@@ -135,7 +135,7 @@ def extract(evidence: str, outdir: str, fmt: str, deleted: bool, pattern: str | 
             partitioned = list_volumes(ev)[0] is not None
             options = ExtractOptions(str(out.resolve()), deleted, pattern, partitioned)
             for row in separate(per_volume(ev, extract_volume, options), problems):
-                manifest.write(json.dumps(row, ensure_ascii=False) + "\n")
+                manifest.write(json_text(row) + "\n")
                 count += 1
         if case_dir:
             record_export(case_dir, ev, out, out / "manifest.jsonl", files=count, problems=len(problems))
@@ -171,7 +171,7 @@ def unalloc(evidence: str, outdir: str, fmt: str, case_dir: str | None) -> None:
             record_access(case_dir, ev, command="fs unalloc")
         with (out / "map.jsonl").open("w", encoding="utf-8") as runs:
             for row in separate(write_unallocated(ev, out), problems):
-                runs.write(json.dumps(row, ensure_ascii=False) + "\n")
+                runs.write(json_text(row) + "\n")
                 total += int(row["length"])
         if case_dir:
             written = {p.name: _sha256(p) for p in sorted(out.iterdir()) if p.name != "map.jsonl"}

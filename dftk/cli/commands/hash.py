@@ -23,6 +23,7 @@ from dftk.hashing.audit import Audit
 from dftk.hashing.hashdeep import hashdeep_header, hashdeep_line, read_hashdeep
 from dftk.hashing.multihash import HashPool, MultiHasher, Piece, hash_blocks, hash_fd, hasher_pool
 from dftk.records import canonical_json
+from dftk.text import json_text, terminal
 
 if TYPE_CHECKING:
     from dftk.engine.progress import Progress
@@ -112,13 +113,13 @@ def hash_command(targets: tuple[Path, ...], algorithms: tuple[str, ...], piecewi
         for item in _walk(targets, recursive):
             if isinstance(item, str):
                 problems += 1
-                click.echo(f"dftk: problem: {item}", err=True)
+                click.echo(f"dftk: problem: {terminal(item)}", err=True)
                 continue
             try:
                 hashed = hash_target(item, algorithms, piecewise, container, pool)
             except (OSError, DftkError) as e:
                 problems += 1
-                click.echo(f"dftk: problem: {item}: {_reason(e)}", err=True)
+                click.echo(f"dftk: problem: {terminal(str(item))}: {terminal(_reason(e))}", err=True)
                 continue
             _emit(hashed, fmt, audit)
             results.update(canonical_json([hashed.name, hashed.size, hashed.hashes]).encode() + b"\n")
@@ -245,14 +246,15 @@ def _emit(hashed: Hashed, fmt: str, audit: Audit | None) -> None:
         record: dict[str, Any] = {"path": hashed.name, "kind": hashed.kind, "size": hashed.size, **hashed.hashes}
         if hashed.pieces:
             record["pieces"] = [{"offset": p.offset, "length": p.length, **p.hashes} for p in hashed.pieces]
-        click.echo(json.dumps(record, ensure_ascii=False))
+        click.echo(json_text(record))
 
 
 def _emit_hashdeep(hashed: Hashed) -> None:
     if not hashed.pieces:
-        click.echo(hashdeep_line(hashed.size, hashed.hashes, hashed.name))
+        click.echo(hashdeep_line(hashed.size, hashed.hashes, terminal(hashed.name)))
     for p in hashed.pieces:
-        click.echo(hashdeep_line(p.length, p.hashes, f"{hashed.name} offset {p.offset}-{p.offset + p.length - 1}"))
+        name = f"{terminal(hashed.name)} offset {p.offset}-{p.offset + p.length - 1}"
+        click.echo(hashdeep_line(p.length, p.hashes, name))
 
 
 _TEXT = {"moved": "Moved from {known}", "partial": "Partial match with {known}", "new": "No match"}
@@ -260,17 +262,17 @@ _TEXT = {"moved": "Moved from {known}", "partial": "Partial match with {known}",
 
 def _emit_verdict(name: str, verdict: str, known_name: str | None, fmt: str) -> None:
     if fmt == "json":
-        click.echo(json.dumps({"path": name, "audit": verdict, "known": known_name}, ensure_ascii=False))
+        click.echo(json_text({"path": name, "audit": verdict, "known": known_name}))
     elif verdict != "matched":
-        click.echo(f"{name}: {_TEXT[verdict].format(known=known_name)}")
+        click.echo(terminal(f"{name}: {_TEXT[verdict].format(known=known_name)}"))
 
 
 def _finish_audit(audit: Audit, fmt: str) -> None:
     for entry in audit.missing():
         if fmt == "json":
-            click.echo(json.dumps({"path": None, "audit": "missing", "known": entry.name}, ensure_ascii=False))
+            click.echo(json_text({"path": None, "audit": "missing", "known": entry.name}))
         else:
-            click.echo(f"{entry.name}: Known file not used")
+            click.echo(f"{terminal(entry.name)}: Known file not used")
     counts = audit.counts
     if fmt == "json":
         click.echo(json.dumps({"audit": "passed" if audit.passed else "failed", **counts}))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from dftk.engine.registry import installed
+from dftk.text import json_text
 
 
 @click.command()
@@ -22,7 +21,7 @@ def plugins(as_json: bool) -> None:
     for plugin in installed().values():
         info = plugin.describe()
         if as_json:
-            click.echo(json.dumps(info, ensure_ascii=False, sort_keys=True))
+            click.echo(json_text(info, sort_keys=True))
         else:
             options = " ".join(info["options"])
             click.echo(f"{info['name']:<16} {info['discipline']:<12} {info['version']:<9} "

@@ -18,6 +18,7 @@ from dftk.report import signing
 from dftk.report.manifest import ENVELOPE, MANIFEST, MANIFEST_TYPE, OUTSIDE, PUBLIC_KEY, build
 from dftk.report.verify import TRUSTED_KEYS_ENV, Trust, verify_report
 from dftk.report.writer import FORMATS, write_report
+from dftk.text import terminal
 
 
 def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
@@ -160,4 +161,4 @@ def verify(target: Path, keys: tuple[Path, ...], trusted: Path | None, integrity
 
         lines = verify_image(target)
     for line in lines:
-        click.echo(line)
+        click.echo(terminal(line))

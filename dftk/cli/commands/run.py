@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -14,6 +13,7 @@ from dftk.cli.options import evidence_format_param
 from dftk.engine.engine import Settings
 from dftk.engine.registry import LoadedPlugin, installed, select
 from dftk.fs.volumes import open_image
+from dftk.text import json_text, terminal
 
 _HELP = """Run plugins over EVIDENCE in one pass and record the results in the case folder.
 
@@ -83,15 +83,15 @@ def _print(summary: RunSummary, case_dir: str, as_json: bool) -> None:
         "seal_notes": summary.notes,
     }
     if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, sort_keys=True))
+        click.echo(json_text(data, sort_keys=True))
         return
     ev = summary.evidence
-    click.echo(f"evidence  {ev['path']} ({ev['format']}, {ev['size']} bytes)")
+    click.echo(f"evidence  {terminal(ev['path'])} ({ev['format']}, {ev['size']} bytes)")
     click.echo(f"sealed    sha256 {data['seal_before']} before and after: unchanged")
     for note in summary.notes:
-        click.echo(f"note      {note} (since the last run of this case)")
+        click.echo(f"note      {terminal(note)} (since the last run of this case)")
     click.echo(f"files     {summary.files} walked")
     for p in plugins:
-        click.echo(f"plugin    {p['plugin']} {p['version']}: {p['outcome']} "
+        click.echo(f"plugin    {p['plugin']} {p['version']}: {terminal(p['outcome'])} "
                    f"({p['findings']} new findings, {p['problems']} new problems, {p['seconds'] or 0:.2f} s)")
     click.echo(f"case      {case_dir}: see `dftk case findings {case_dir}` and `dftk case log {case_dir}`")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +17,7 @@ from dftk.fs.timeline import body_line, body_rows, events
 from dftk.fs.volumes import open_image, per_volume, volumes
 from dftk.records import Problem
 from dftk.report.conventions import finding_events
+from dftk.text import json_text, terminal
 
 _COLUMNS = ("time", "macb", "path", "inode", "size", "mode", "deleted", "volume_index", "fs_type", "source",
             "timezone", "meaning")
@@ -67,10 +67,11 @@ def timeline(evidence: str, fmt: str, output: str, case_dir: str | None) -> None
                 click.echo(body_line(row))
         elif output == "jsonl":
             for event in events(rows, _dated(case_dir, ev.path)):
-                click.echo(json.dumps(event, ensure_ascii=False))
+                click.echo(json_text(event))
         else:
             writer = csv.DictWriter(sys.stdout, fieldnames=_COLUMNS, lineterminator="\n", extrasaction="ignore")
             writer.writeheader()
             for event in events(rows, _dated(case_dir, ev.path)):
-                writer.writerow(event)
+                # one record per line whatever a name holds: its control characters shown as \x escapes
+                writer.writerow({k: terminal(v) if isinstance(v, str) else v for k, v in event.items()})
     report_problems(problems)
