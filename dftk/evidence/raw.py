@@ -41,6 +41,12 @@ class SegmentedEvidence(Evidence):
         except OSError as e:
             self.close()
             raise EvidenceError(f"{e.filename or path}: cannot open: {e.strerror or e}") from e
+        if fmt == "split":
+            try:
+                check_sizes([(seg.path, seg.size) for seg in self._segments])
+            except EvidenceError:
+                self.close()
+                raise
         super().__init__(path, start, segments)
         if fmt == "device":
             self.sector_size = _device_sector_size(self._segments[0].fd)
@@ -95,24 +101,55 @@ def _device_sector_size(fd: int) -> int:
 
 
 def split_segments(path: Path) -> list[Path] | None:
-    """Finds the segments of a split raw image given its first (or any) segment, else None."""
+    """Finds the segments of a split raw image given its first (or any) segment, else None.
+
+    Raises:
+        EvidenceError: a segment is missing in the middle of the set (later ones exist): opened anyway, every
+            later byte would be at a wrong offset, or silently absent.
+    """
+    names = _segment_names(path)
+    if names is None:
+        return None
+    present = {p.name for p in path.parent.iterdir()} if path.parent.is_dir() else set()
+    segments: list[Path] = []
+    for index, name in enumerate(names):
+        if name not in present:
+            later = [n for n in names[index + 1:] if n in present]
+            if later and segments:
+                raise EvidenceError(f"{path.parent / name}: segment missing from the split image ({len(later)} later "
+                                    f"segment(s) exist, up to {later[-1]}): the set is incomplete")
+            break
+        segments.append(path.parent / name)
+    return segments or None
+
+
+def _segment_names(path: Path) -> list[str] | None:
+    """Every name the split set of ``path`` may use, in order."""
     m = _NUMBERED.match(path.name)
     if m:
         stem, width = m["stem"], len(m["num"])
         first = 0 if (path.parent / f"{stem}{0:0{width}d}").exists() else 1
-        names = (f"{stem}{i:0{width}d}" for i in range(first, 10**width))
-    else:
-        m = _LETTERED.match(path.name)
-        if not m or not (path.parent / f"{m['stem']}ab").exists():
-            return None
-        stem = m["stem"]
-        names = (f"{stem}{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(26 * 26))
-    segments = []
-    for name in names:
-        candidate = path.parent / name
-        if not candidate.is_file():
-            break
-        segments.append(candidate)
-    return segments or None
+        return [f"{stem}{i:0{width}d}" for i in range(first, min(10**width, 10000))]
+    m = _LETTERED.match(path.name)
+    if not m or not (path.parent / f"{m['stem']}ab").exists():
+        return None
+    return [f"{m['stem']}{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(26 * 26)]
 
 
+def check_sizes(segments: Sequence[tuple[Path, int]]) -> None:
+    """Every segment but the last holds as many bytes as the first: a short one in the middle would shift every
+    later offset.
+
+    Raises:
+        EvidenceError: naming the segment.
+    """
+    if len(segments) < 2:
+        return
+    expected = segments[0][1]
+    for path, size in segments[1:-1]:
+        if size != expected:
+            raise EvidenceError(f"{path}: holds {size} bytes, the segments before it {expected}: a short or long "
+                                "segment in the middle of a split image (truncated or replaced?)")
+    if segments[-1][1] > expected:
+        raise EvidenceError(f"{segments[-1][0]}: the last segment holds more bytes ({segments[-1][1]}) than the "
+                            f"others ({expected})")
