@@ -15,7 +15,7 @@ from dftk.case import custody
 from dftk.case.access import record_access, record_export
 from dftk.case.run import Pipeline, recorded
 from dftk.case.store import CaseStore
-from dftk.cli.options import case_option, evidence_format_option, evidence_format_param
+from dftk.cli.options import case_option, evidence_format_option, evidence_format_param, scheduler_option
 from dftk.engine.contract import MediaConsumer, Plugin, content_digests
 from dftk.engine.engine import Screen, Settings, Sink, screen
 from dftk.engine.executors import UnitCrashed, in_workers, run_units
@@ -49,7 +49,7 @@ from dftk.fs.volumes import open_image
 from dftk.fs.walk import content, files
 from dftk.hashing.algorithms import ALGORITHMS, digest_all, new_hasher, parse_algorithms
 from dftk.hashing.hashdeep import HASHDEEP_MAGIC, read_hashdeep
-from dftk.records import FILE_TIMES, IMAGE, POSITION, TIMES, VALUE, Finding, Problem, Record, is_hint
+from dftk.records import CHECK, FILE_TIMES, IMAGE, POSITION, TIMES, VALUE, Finding, Problem, Record, is_hint
 from dftk.shortcuts import collection_paused
 from dftk.text import json_text, terminal
 
@@ -57,7 +57,7 @@ __all__ = [
     # the contract
     "Plugin", "MediaConsumer", "Finding", "Problem", "Record", "content_digests",
     # finding-data conventions (how findings reach the report and the timeline)
-    "TIMES", "POSITION", "IMAGE", "VALUE", "FILE_TIMES", "is_hint",
+    "TIMES", "POSITION", "IMAGE", "VALUE", "CHECK", "FILE_TIMES", "is_hint",
     # errors and exit statuses
     "DftkError", "EvidenceError", "PluginError", "NotApplicable", "INCOMPLETE", "INTERRUPTED", "one_line",
     # evidence and its files
@@ -72,7 +72,7 @@ __all__ = [
     # text from the evidence, escaped for a terminal or for JSON (dftk/text.py)
     "terminal", "json_text",
     # options shared by commands
-    "evidence_format_option", "evidence_format_param", "case_option",
+    "evidence_format_option", "evidence_format_param", "case_option", "scheduler_option",
     # custody of a discipline's command (with --case)
     "record_access", "record_export",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,13 +33,23 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """Trouble with one item that did not stop the plugin; it is recorded in the case and the report."""
+    """Trouble with one item that did not stop the plugin; it is recorded in the case and the report.
+
+    The message is kept free of what differs from one run to the next (a Python object's address in a
+    library's error text), so the same evidence gives the same problems, and the same digests.
+    """
 
     subject: str
     message: str
 
+    def __post_init__(self) -> None:
+        if _ADDRESS.search(self.message):
+            object.__setattr__(self, "message", _ADDRESS.sub(r"\1", self.message))
+
 
 Record = Finding | Problem
+# "<_io.BytesIO object at 0x7f..>" -> "<_io.BytesIO object>": the same input gives the same problem every run
+_ADDRESS = re.compile(r"(<[^<>]*?) at 0x[0-9a-fA-F]+(?=>)")
 
 
 def canonical_json(value: Any) -> str:
@@ -77,6 +88,7 @@ TIMES = "@times"  # {"field": "meaning"}: fields holding times found in the cont
 POSITION = "@position"  # ["latitude field", "longitude field"]: decimal degrees, WGS 84 -> the report's map
 IMAGE = "@image"  # "field": a base64 JPEG or PNG -> shown as a picture, not as a table row
 VALUE = "value"  # the field whose values the report counts per kind (most frequent values)
+CHECK = "@check"  # "passed" or "failed": a comparison with a recorded value (a stored hash); failed -> exit 3
 FILE_TIMES = ("mtime", "atime", "ctime", "crtime")  # a file's own times, as EvidenceFile.context() names them
 
 

@@ -106,9 +106,6 @@ class Queries:
         return {str(k): int(n) for k, n in self.db.execute(
             "SELECT kind, count(*) FROM findings GROUP BY kind ORDER BY kind")}
 
-    def problem_count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM problems").fetchone()[0])
-
     def kind_columns(self, kind: str) -> list[str]:
         """The union of the data keys of one kind's findings, sorted."""
         return sorted({key for (data,) in self.db.execute("SELECT data FROM findings WHERE kind = ?", (kind,))
@@ -171,3 +168,15 @@ class Queries:
         """Whether both append-only triggers of the custody table are in place."""
         names = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
         return {"custody_no_update", "custody_no_delete"} <= names
+
+    def failed_checks(self, run_id: int) -> list[dict[str, Any]]:
+        """The findings of a run that mark a failed check (``@check: failed``: a stored hash that differs)."""
+        rows = self.db.execute("SELECT kind, subject, data FROM findings WHERE run_id = ? AND "
+                               "json_extract(data, '$.\"@check\"') = 'failed' ORDER BY id", (run_id,))
+        return [{"kind": kind, "subject": subject, "data": json.loads(data)} for kind, subject, data in rows]
+
+    def problem_count(self, run_id: int | None = None) -> int:
+        """Problems in the case, or written by one run."""
+        if run_id is None:
+            return int(self.db.execute("SELECT count(*) FROM problems").fetchone()[0])
+        return int(self.db.execute("SELECT count(*) FROM problems WHERE run_id = ?", (run_id,)).fetchone()[0])

@@ -34,6 +34,8 @@ class RunSummary:
     files: int = 0
     status: str = "running"
     notes: list[str] = field(default_factory=list)  # what changed since the last seal but is no failure
+    problems: int = 0  # problems this run recorded: its output is incomplete
+    failed_checks: list[dict[str, Any]] = field(default_factory=list)  # findings marked ``@check: failed``
 
 
 class StoreSink(Sink):
@@ -115,6 +117,7 @@ class Pipeline:
         return summary
 
     def _start(self) -> tuple[RunSummary, int]:
+        cluster = self.settings.custody()  # connected (or started) before the case records anything
         info = self.evidence.describe()
         evidence_id = self.store.add_evidence(info)
         before = self._seal("sealing evidence")
@@ -123,7 +126,7 @@ class Pipeline:
         self.store.record_seal(evidence_id, run_id, "before", before)
         custody.append(self.store, "run.start", self.examiner, before.sha256, run=run_id,
                        evidence=info["path"], plugins={p.name: p.cls.version for p in self.plugins},
-                       host_clock=clock.host_clock(), seal_notes=list(changes.times))
+                       host_clock=clock.host_clock(), seal_notes=list(changes.times), **cluster)
         return RunSummary(run_id, info, before, notes=list(changes.times)), evidence_id
 
     def _since_last(self, evidence_id: int, now: Seal) -> Changes:
@@ -158,6 +161,8 @@ class Pipeline:
             summary.seal_after = self._seal("re-sealing evidence")
             self.store.record_seal(evidence_id, summary.run_id, "after", summary.seal_after)
         summary.status = status
+        summary.problems = self.store.problem_count(summary.run_id)
+        summary.failed_checks = self.store.failed_checks(summary.run_id)
         self.store.end_run(summary.run_id, status)
         custody.append(self.store, f"run.{status}", self.examiner,
                        summary.seal_after.sha256 if summary.seal_after else None, run=summary.run_id,

@@ -3,6 +3,7 @@ through ``dftk.api``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -34,3 +35,36 @@ def case_option(command: F) -> F:
     return click.option("--case", "case_dir", metavar="DIR", type=click.Path(file_okay=False),
                         help="Record this command in the case folder's custody log (created if missing): the "
                              "access to the evidence with its seal, and an export's manifest digest.")(command)
+
+
+def _scheduler(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The address as given, once it has one of the shapes ``--scheduler`` takes and Dask is installed."""
+    if value is None:
+        return None
+    if re.fullmatch(r"local:([1-9][0-9]{0,2})|[a-z][a-z0-9+.-]*://\S+", value):
+        from dftk.engine.cluster import require_dask
+
+        require_dask()  # missing, the command stops here, before it touches evidence or a case
+        return value
+    raise click.BadParameter("expected tcp://HOST:PORT (or tls://HOST:PORT) of a Dask scheduler, or local:N "
+                             "(N from 1 to 999)", ctx, param)
+
+
+_SCHEDULER: dict[str, Any] = {
+    "metavar": "ADDRESS", "default": None, "callback": _scheduler,
+    "help": "Run the units on a Dask cluster instead of local processes: tcp://HOST:8786 (tls:// with Dask's "
+            "TLS settings) uses a running `dask scheduler` whose workers see the evidence at the same path; "
+            "local:N starts N local worker processes for this command. Same results as --workers 1; "
+            "needs dftk[cluster] (docs/cluster.md).",
+}
+
+
+def scheduler_param() -> click.Option:
+    """``--scheduler ADDRESS`` (parameter ``scheduler``): the Dask cluster the command's units run on."""
+    return click.Option(["--scheduler"], **_SCHEDULER)
+
+
+def scheduler_option(command: F) -> F:
+    """The decorator form of :func:`scheduler_param`: ``--scheduler ADDRESS`` (``tcp://HOST:8786`` or
+    ``local:N``) for a command whose units may run on a Dask cluster (``Settings(scheduler=...)``)."""
+    return click.option("--scheduler", **_SCHEDULER)(command)

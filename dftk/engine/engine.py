@@ -57,10 +57,27 @@ class Sink:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """How the work runs: the same results for any of them."""
+    """How the work runs: the same results for any of them.
+
+    Attributes:
+        workers: local worker processes (or threads) for units; 1 runs them in this process.
+        progress: a progress bar on stderr; None: when stderr is a terminal.
+        scheduler: a Dask cluster for the units instead (``tcp://host:8786``, ``tls://...``, or ``local:N``
+            for N local worker processes started for this process's lifetime); see docs/cluster.md.
+    """
 
     workers: int = 1
     progress: bool | None = None
+    scheduler: str | None = None
+
+    def custody(self) -> dict[str, Any]:
+        """What a run's custody event records of how its work ran: nothing on this host; on a cluster, the
+        scheduler's address and the number of workers (connecting to it, or starting it, when needed)."""
+        if self.scheduler is None:
+            return {}
+        from dftk.engine.cluster import session
+
+        return {"cluster": session(self.scheduler).describe()}
 
 
 def file_key(file: EvidenceFile) -> str:
@@ -181,7 +198,7 @@ class Engine:
 
     def _executor(self, states: list[PluginState]) -> Executor:
         threads = all(s.loaded.cls.threads for s in states)
-        return executor_for(self.settings.workers, self.evidence, threads=threads)
+        return executor_for(self.settings.workers, self.evidence, threads=threads, scheduler=self.settings.scheduler)
 
     @staticmethod
     def _analyzer(executor: Executor, states: list[PluginState]) -> Any:

@@ -1,21 +1,22 @@
-"""Where work units run: in this process or on a pool of local processes.
+"""Where work units run: in this process, on threads, on a pool of local processes, or on a Dask cluster.
 
-A work unit is a picklable value handed to a top-level function; both executors return results in the
-order the units were given, so ``--workers N`` yields exactly what ``--workers 1`` does. A cluster
-executor (Dask's ``Client.submit``) implements the same two methods without any plugin changing.
+A work unit is a picklable value handed to a top-level function; every executor returns results in the
+order the units were given, so ``--workers N`` (or ``--scheduler``) yields exactly what ``--workers 1`` does.
+The cluster executor lives in ``cluster.py``, imported only when a scheduler is named (Dask takes a second to
+import); it implements :class:`Executor` by its shape, since this module imports it and not the reverse.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import signal
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from dftk.shortcuts import freeze_for_fork, unfreeze
 
@@ -27,8 +28,11 @@ R = TypeVar("R")
 _END = object()
 
 
-class Executor(ABC):
-    """Runs ``fn`` over work units, yielding results in unit order with a bounded number in flight."""
+class Executor(Protocol):
+    """Runs ``fn`` over work units, yielding results in unit order with a bounded number in flight.
+
+    A protocol, so the cluster executor fits it without importing this module (which imports it); the local
+    executors subclass it and inherit the defaults."""
 
     workers: int = 1
 
@@ -37,6 +41,7 @@ class Executor(ABC):
 
     def close(self, cancel: bool = False) -> None:
         """Releases the workers; with ``cancel``, abandons queued units."""
+        return None  # nothing to release for units run here: a default, not an abstract method
 
 
 class InProcessExecutor(Executor):
@@ -148,31 +153,38 @@ class ThreadExecutor(Executor):
 
 
 
-def in_workers(workers: int, evidence: Evidence) -> bool:
+def in_workers(workers: int, evidence: Evidence, scheduler: str | None = None) -> bool:
     """Whether units for this evidence run in worker processes (whose death costs only their unit), not here:
     evidence held in memory cannot be handed to another process."""
-    return workers > 1 and evidence.format != "bytes"
+    return (workers > 1 or scheduler is not None) and evidence.format != "bytes"
 
 
-def executor_for(workers: int, evidence: Evidence, *, threads: bool = False, fork: bool = False) -> Executor:
-    """The executor for ``--workers N``: in this process for 1 (or evidence in memory); else threads of this
+def executor_for(workers: int, evidence: Evidence, *, threads: bool = False, fork: bool = False,
+                 scheduler: str | None = None) -> Executor:
+    """The executor for ``--workers N`` or ``--scheduler ADDRESS``: in this process for 1 worker (or evidence
+    in memory, which no other process can open); on the Dask cluster a scheduler names; else threads of this
     process (``threads``: work that releases the GIL, on loose files) or a pool of local processes.
 
     Workers are spawned (a fresh interpreter that opens its own evidence handles) unless ``fork``: for work
     that only computes from a reopened evidence spec and pure-Python state, forking spares each worker the
     imports a spawn repeats."""
-    if not in_workers(workers, evidence):
+    if not in_workers(workers, evidence, scheduler):
         return InProcessExecutor()
+    if scheduler is not None:
+        from dftk.engine.cluster import DaskExecutor
+
+        return DaskExecutor(scheduler, evidence, UnitCrashed)
     if threads and evidence.format == "logical":
         return ThreadExecutor(workers)
     return LocalProcessExecutor(workers, "fork" if fork else "spawn")
 
 
 def run_units(fn: Callable[[T], R], units: Iterable[T], workers: int, evidence: Evidence,
-              fork: bool = False) -> Generator[R | UnitCrashed, None, None]:
-    """``fn`` over every unit, on the executor for ``workers`` and the evidence; results in unit order
-    (``UnitCrashed`` for a unit whose worker died). Closing the iterator stops the workers."""
-    executor = executor_for(workers, evidence, fork=fork)
+              fork: bool = False, scheduler: str | None = None) -> Generator[R | UnitCrashed, None, None]:
+    """``fn`` over every unit, on the executor for ``workers`` (or the Dask cluster ``scheduler`` names) and
+    the evidence; results in unit order (``UnitCrashed`` for a unit whose worker died). Closing the iterator
+    stops the workers."""
+    executor = executor_for(workers, evidence, fork=fork, scheduler=scheduler)
     try:
         yield from executor.map(fn, units)
     finally:

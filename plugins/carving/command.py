@@ -27,6 +27,7 @@ from dftk.api import (
     open_evidence,
     record_access,
     record_export,
+    scheduler_option,
     terminal,
 )
 
@@ -63,7 +64,9 @@ Example:
 @click.option("--workers", type=click.IntRange(1, 256), default=os.cpu_count() or 1, show_default="CPU count",
               help="Worker processes; the output is the same for any number.")
 @case_option
-def carve(evidence: str, outdir: Path, fmt: str, types_: str, scope: str, workers: int, case_dir: str | None) -> None:
+@scheduler_option
+def carve(evidence: str, outdir: Path, fmt: str, types_: str, scope: str, workers: int, case_dir: str | None,
+          scheduler: str | None) -> None:
     with collection_paused():  # the carving modules' import (numpy, Pillow) makes objects that all live to the end
         from dftk_plugins.carving.recovery import carve as carve_evidence
         from dftk_plugins.carving.recovery import manifest_line, parse_types
@@ -78,7 +81,8 @@ def carve(evidence: str, outdir: Path, fmt: str, types_: str, scope: str, worker
     with open_evidence(evidence, fmt) as ev:
         if case_dir:
             record_access(case_dir, ev, command="carve")
-        tally = _carve_into(outdir, carve_evidence(ev, types, scope, workers, outdir), manifest_line, ev.size)
+        carving = carve_evidence(ev, types, scope, workers, outdir, scheduler)
+        tally = _carve_into(outdir, carving, manifest_line, ev.size)
         if case_dir:
             record_export(case_dir, ev, outdir, outdir / "manifest.jsonl", files=tally.listed, problems=tally.problems)
     click.echo(tally.summary(outdir))

@@ -94,8 +94,9 @@ def space_runs(evidence: Evidence, scope: str) -> tuple[tuple[tuple[int, int], .
 
 
 def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", workers: int = 1,
-          outdir: Path | None = None) -> Generator[Carved | Problem, None, None]:
-    """Carves the evidence; with ``outdir`` writes each file to ``outdir/<type>/<offset>.<ext>``."""
+          outdir: Path | None = None, scheduler: str | None = None) -> Generator[Carved | Problem, None, None]:
+    """Carves the evidence; with ``outdir`` writes each file to ``outdir/<type>/<offset>.<ext>``; with
+    ``scheduler`` the units run on that Dask cluster (whose workers write into ``outdir`` by its full path)."""
     runs, problems = space_runs(evidence, scope)
     yield from problems
     if not runs:
@@ -104,8 +105,10 @@ def carve(evidence: Evidence, types: tuple[str, ...], scope: str = "all", worker
     allocated = AllocatedFiles(evidence) if scope == "unallocated" else None
     # forked workers: a unit needs only the evidence spec (reopened in the worker) and the format tables.
     # They map the evidence: an I/O error under a mapping kills a worker, and that range becomes a problem.
-    pool = in_workers(workers, evidence)
-    run = run_units(carve_unit, units(evidence, runs, types, outdir, mapped=pool), workers, evidence, fork=True)
+    pool = in_workers(workers, evidence, scheduler)
+    written = outdir.resolve() if outdir is not None else None  # the same folder from a worker's working directory
+    run = run_units(carve_unit, units(evidence, runs, types, written, mapped=pool), workers, evidence, fork=True,
+                    scheduler=scheduler)
     paths: dict[int, str] = {}
     output = _Settled(outdir, space) if outdir is not None else None
     received = 0  # units whose result came back, in order: the rest of the space follows them

@@ -15,6 +15,7 @@ import click
 
 from dftk.api import (
     ALGORITHMS,
+    CHECK,
     HASHDEEP_MAGIC,
     Buffer,
     DftkError,
@@ -56,7 +57,7 @@ class HashingPlugin(Plugin):
 
     name: ClassVar[str] = "hashing"
     discipline: ClassVar[str] = "digital"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     options: ClassVar[tuple[click.Option, ...]] = (
         click.Option(["--hashing-algorithms"], default=",".join(DEFAULT), show_default=True,
                      callback=_algorithms_option,
@@ -146,7 +147,8 @@ def _compare_stored(stored: dict[str, str] | Any, computed: dict[str, str]) -> I
             continue
         verdict = "match" if computed[algorithm] == value else "mismatch"
         yield Finding(f"hash/stored-{verdict}", "evidence",
-                      {"algorithm": algorithm, "stored": value, "computed": computed[algorithm]})
+                      {"algorithm": algorithm, "stored": value, "computed": computed[algorithm],
+                       CHECK: "passed" if verdict == "match" else "failed"})
         if verdict == "mismatch":
             yield Problem("evidence", f"{algorithm} of the media data differs from the hash stored in the image")
 

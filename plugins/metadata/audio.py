@@ -71,7 +71,7 @@ class AudioMetaPlugin(Plugin):
 
     name: ClassVar[str] = "audio"
     discipline: ClassVar[str] = "audio"
-    version: ClassVar[str] = "1.1.0"
+    version: ClassVar[str] = "1.2.0"
 
     def analyze(self, file: EvidenceFile, data: Buffer, **opts: Any) -> Iterator[Record]:
         head = bytes(data[:64])

@@ -7,6 +7,7 @@ It runs the file-scope plugins of the ``image``, ``audio`` and ``document`` disc
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from PIL import Image
 
 from dftk.api import (
     CORE,
+    INCOMPLETE,
     Buffer,
     Evidence,
     EvidenceError,
@@ -39,6 +41,7 @@ from dftk.api import (
     open_evidence,
     open_image,
     record_access,
+    scheduler_option,
     screen,
     terminal,
 )
@@ -74,10 +77,12 @@ Example:
 @click.option("--ela", "ela_dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Write an error-level-analysis picture of every JPEG into DIR (see docs/metadata.md).")
 @case_option
-def meta(paths: tuple[str, ...], as_json: bool, workers: int, ela_dir: str | None, case_dir: str | None) -> None:
+@scheduler_option
+def meta(paths: tuple[str, ...], as_json: bool, workers: int, ela_dir: str | None, case_dir: str | None,
+         scheduler: str | None) -> None:
     ela = str(Path(ela_dir).resolve()) if ela_dir else None
-    emit = (lambda record: click.echo(json_text(record, sort_keys=True))) if as_json else (
-        lambda record: click.echo(_text(record)))
+    emit = _Count((lambda record: click.echo(json_text(record, sort_keys=True))) if as_json else (
+        lambda record: click.echo(_text(record))))
     for given, evidence in _evidence_items(paths):
         with evidence:
             if case_dir:
@@ -88,7 +93,24 @@ def meta(paths: tuple[str, ...], as_json: bool, workers: int, ela_dir: str | Non
             if ela is not None:
                 steps.append(LoadedPlugin(ErrorLevels, f"dftk: {__name__}:ErrorLevels"))
                 options["ela"] = {"ela_dir": ela, "ela_root": shown.root, "ela_logical": shown.logical}
-            screen(evidence, steps, options, _Records(shown, emit), Settings(workers, progress=False))
+            settings = Settings(workers, progress=False, scheduler=scheduler)
+            screen(evidence, steps, options, _Records(shown, emit), settings)
+    if emit.incomplete:
+        click.echo(f"dftk: {emit.incomplete} of {emit.files} file(s) with problems: the output is incomplete", err=True)
+        sys.exit(INCOMPLETE)
+
+
+class _Count:
+    """Prints each record and counts the files whose records carry problems (the exit status says so)."""
+
+    def __init__(self, emit: Any) -> None:
+        self.emit = emit
+        self.files = self.incomplete = 0
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        self.files += 1
+        self.incomplete += bool(record["problems"])
+        self.emit(record)
 
 
 class FileType(Plugin):

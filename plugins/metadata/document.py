@@ -38,7 +38,7 @@ class DocumentMetaPlugin(Plugin):
 
     name: ClassVar[str] = "document"
     discipline: ClassVar[str] = "document"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
 
     def analyze(self, file: EvidenceFile, data: Buffer, **opts: Any) -> Iterator[Record]:
         head = bytes(data[:1024])

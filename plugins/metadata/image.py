@@ -38,7 +38,7 @@ class ImageMetaPlugin(Plugin):
 
     name: ClassVar[str] = "image"
     discipline: ClassVar[str] = "image"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
 
     def analyze(self, file: EvidenceFile, data: Buffer, **opts: Any) -> Iterator[Record]:
         if not is_image(bytes(data[:32])):

@@ -26,7 +26,7 @@ class ThumbnailsPlugin(Plugin):
 
     name: ClassVar[str] = "thumbnails"
     discipline: ClassVar[str] = "image"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     options: ClassVar[tuple[click.Option, ...]] = (
         click.Option(["--thumbnails-size"], type=click.IntRange(32, 512), default=160, show_default=True,
                      help="Longest side of a thumbnail, in pixels."),

@@ -33,6 +33,7 @@ from dftk.api import (
     json_text,
     open_image,
     record_run,
+    scheduler_option,
     screen,
     terminal,
 )
@@ -80,10 +81,12 @@ def _options(rules: tuple[str, ...], allow_include: bool, timeout: int, max_size
               help="Also scan the files `dftk carve` recovered into DIR; matches get image offsets (manifest).")
 @click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True,
               help="Parallel file scans (threads for a folder of files, processes for an image).")
+@scheduler_option
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per match (and per problem on stderr).")
 def scan(evidence: str, fmt: str, rules: tuple[str, ...], allow_include: bool, timeout: int, max_size: int,
          max_strings: int, raw: bool, indicators: bool, case_dir: str | None, carved_dir: str | None, workers: int,
+         scheduler: str | None,
          progress: bool | None, as_json: bool) -> None:
     # This command belongs to the scanning plugins' package, so it uses them directly instead of loading
     # every installed plugin through discovery (a fifth of a second per scan).
@@ -100,7 +103,7 @@ def scan(evidence: str, fmt: str, rules: tuple[str, ...], allow_include: bool, t
 
         chosen.append(LoadedPlugin(IndicatorsPlugin, "dftk: dftk_plugins.scanning.indicators:IndicatorsPlugin"))
     printer = _Printer(as_json)
-    settings = Settings(workers, progress)
+    settings = Settings(workers, progress, scheduler)
     options = {p.name: options[p.name] for p in chosen}
     with open_image(evidence, fmt) as ev:
         if case_dir:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -9,9 +10,10 @@ import click
 from dftk.case import custody
 from dftk.case.run import Pipeline, RunSummary
 from dftk.case.store import CaseStore
-from dftk.cli.options import evidence_format_param
+from dftk.cli.options import evidence_format_param, scheduler_param
 from dftk.engine.engine import Settings
 from dftk.engine.registry import LoadedPlugin, installed, select
+from dftk.errors import INCOMPLETE, SignatureError
 from dftk.fs.volumes import open_image
 from dftk.text import json_text, terminal
 
@@ -25,6 +27,7 @@ file-scope plugins. Interrupted runs resume when the same command is run again.
 Example:
   dftk run disk.E01 --case cases/2026-001
   dftk run ./seized-files --case cases/2026-001 --plugin hashing --workers 4
+  dftk run /lab/evidence/disk.E01 --case cases/2026-001 --scheduler tcp://dask-scheduler:8786
 """
 
 
@@ -44,6 +47,7 @@ def run() -> click.Command:
                      help="Run only this plugin (repeatable). Default: every installed plugin."),
         click.Option(["--workers"], type=click.IntRange(1, 256), default=1, show_default=True,
                      help="Worker processes for file-scope work; results are identical for any N."),
+        scheduler_param(),
         click.Option(["--examiner"], metavar="NAME",
                      help="Examiner recorded in the custody log (default: $DFTK_EXAMINER or login name)."),
         click.Option(["--progress/--no-progress"], default=None,
@@ -58,14 +62,29 @@ def run() -> click.Command:
     return click.Command("run", callback=_run, params=params, help=_HELP, short_help="Run plugins over evidence.")
 
 
-def _run(evidence: str, case_dir: str, plugin_names: tuple[str, ...], workers: int, fmt: str,
+def _run(evidence: str, case_dir: str, plugin_names: tuple[str, ...], workers: int, scheduler: str | None, fmt: str,
          examiner: str | None, progress: bool | None, as_json: bool, seal_sm3: bool, **plugin_opts: Any) -> None:
     chosen = select(plugin_names)
     options = {p.name: {n: plugin_opts[n] for n in p.cls.option_names()} for p in chosen}
     who = custody.examiner_name(examiner)
     with open_image(evidence, fmt) as ev, CaseStore.open(case_dir) as store:
-        summary = Pipeline(ev, store, chosen, options, Settings(workers, progress), who, seal_sm3).run()
+        summary = Pipeline(ev, store, chosen, options, Settings(workers, progress, scheduler), who, seal_sm3).run()
     _print(summary, case_dir, as_json)
+    _exit_status(summary, case_dir)
+
+
+def _exit_status(summary: RunSummary, case_dir: str) -> None:
+    """A failed check (a hash stored in the image that the media no longer has) is exit 3; problems or a failed
+    plugin make the output incomplete (exit 4); both said in one line on stderr."""
+    if summary.failed_checks:
+        first = summary.failed_checks[0]
+        raise SignatureError(f"{len(summary.failed_checks)} check(s) failed, first {first['kind']} about "
+                             f"{terminal(first['subject'])}: {json_text(first['data'])}")
+    failed = [p["plugin"] for p in summary.plugins if p["outcome"].startswith("failed")]
+    if summary.problems or failed:
+        said = f"{summary.problems} problem(s)" + (f", plugin(s) failed: {', '.join(failed)}" if failed else "")
+        click.echo(f"dftk: {said}: the output is incomplete (see `dftk case problems {case_dir}`)", err=True)
+        sys.exit(INCOMPLETE)
 
 
 def _print(summary: RunSummary, case_dir: str, as_json: bool) -> None:
