@@ -44,6 +44,7 @@ from dftk.evidence import (
 )
 from dftk.fs.extract import safe_component, safe_relative
 from dftk.fs.filetype import contradicts_extension, mime_of
+from dftk.fs.paths import LooseFiles, Shown, evidence_items
 from dftk.fs.unallocated import UnallocatedMap, unallocated_map
 from dftk.fs.volumes import open_image
 from dftk.fs.walk import content, files
@@ -63,6 +64,7 @@ __all__ = [
     # evidence and its files
     "Evidence", "EvidenceFile", "EvidenceSpec", "Buffer", "WalkItem", "LogicalEvidence", "FORMATS", "open_evidence",
     "open_image", "reopen", "files", "content", "UnallocatedMap", "unallocated_map",
+    "evidence_items", "LooseFiles", "Shown",
     # content helpers
     "mime_of", "contradicts_extension", "safe_component", "safe_relative",
     "ALGORITHMS", "new_hasher", "parse_algorithms", "digest_all", "HASHDEEP_MAGIC", "read_hashdeep",

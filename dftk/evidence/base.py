@@ -33,9 +33,9 @@ class EvidenceSpec:
 LIVE: weakref.WeakValueDictionary[EvidenceSpec, Evidence] = weakref.WeakValueDictionary()
 
 
-def open_read_only(path: Path) -> int:
+def open_read_only(path: Path, extra: int = 0) -> int:
     """Opens a file descriptor for reading only, without touching the access time where allowed."""
-    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | extra
     noatime = getattr(os, "O_NOATIME", 0)
     try:
         return os.open(path, flags | noatime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import stat
@@ -62,10 +63,10 @@ class LogicalEvidence(Evidence):
             subdirs = []
             for entry in entries:
                 child = f"{rel}/{entry.name}" if rel else entry.name
-                item = self._item(entry, child)
-                if isinstance(item, str):
+                item = self.entry(child, entry)
+                if item is None:
                     subdirs.append(child)
-                elif item is not None:
+                else:
                     yield item
             stack.extend(reversed(subdirs))
 
@@ -76,24 +77,29 @@ class LogicalEvidence(Evidence):
         except OSError as e:
             return [], Problem("/" + display_name(rel), f"cannot list directory: {e.strerror or e}")
 
-    def _item(self, entry: os.DirEntry[str], rel: str) -> EvidenceFile | Problem | str | None:
+    def entry(self, rel: str, dirent: os.DirEntry[str] | None = None) -> EvidenceFile | Problem | None:
+        """The entry at ``rel`` (never following a link): a regular file, None for a directory, or a Problem
+        that lists what is neither (a link, FIFO, socket or device has no content to examine here)."""
+        shown = "/" + display_name(rel)
         try:
-            st = entry.stat(follow_symlinks=False)
+            st = dirent.stat(follow_symlinks=False) if dirent else os.lstat(self.root / rel)
         except OSError as e:
-            return Problem("/" + display_name(rel), f"cannot stat: {e.strerror or e}")
+            return Problem(shown, f"cannot stat: {e.strerror or e}")
         if stat.S_ISDIR(st.st_mode):
-            return "dir"
+            return None
         if not stat.S_ISREG(st.st_mode):
-            return None  # links, sockets, fifos and devices hold no content of their own
-        return EvidenceFile(
-            path="/" + display_name(rel),
-            size=st.st_size,
-            inode=st.st_ino,
-            mtime=_utc(st.st_mtime_ns),
-            atime=_utc(st.st_atime_ns),
-            ctime=_utc(st.st_ctime_ns),
-            locator=rel,
-        )
+            return Problem(shown, self._special(rel, st.st_mode))
+        return EvidenceFile(path=shown, size=st.st_size, inode=st.st_ino, mtime=_utc(st.st_mtime_ns),
+                            atime=_utc(st.st_atime_ns), ctime=_utc(st.st_ctime_ns), locator=rel)
+
+    def _special(self, rel: str, mode: int) -> str:
+        if stat.S_ISLNK(mode):
+            try:
+                target = display_name(os.readlink(self.root / rel))
+            except OSError as e:
+                target = f"? ({e.strerror or e})"
+            return f"symbolic link to {target}: listed, not followed"
+        return f"{special_kind(mode)}: listed, content not read"
 
     def stored_files(self) -> Iterator[tuple[str, Path]]:
         """Each loose file, under its path in the evidence: what a seal covers."""
@@ -102,13 +108,14 @@ class LogicalEvidence(Evidence):
                 yield item.path, self.root / item.locator
 
     def open_file(self, file: EvidenceFile) -> Buffer:
+        """The file's content, at most the size the walk listed (a file still growing is cut there)."""
         path = self.root / file.locator
         try:
-            fd = open_read_only(path)
+            fd = open_regular(path)
         except OSError as e:
             raise EvidenceError(f"{file.path}: cannot open: {e.strerror or e}") from e
         try:
-            size = os.fstat(fd).st_size
+            size = min(os.fstat(fd).st_size, file.size)
             if size > MAP_THRESHOLD:
                 return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
             return _read_all(fd, size)
@@ -118,12 +125,43 @@ class LogicalEvidence(Evidence):
             os.close(fd)
 
 
+def special_kind(mode: int) -> str:
+    """What a non-regular file is, in the examiner's words."""
+    for test, kind in ((stat.S_ISLNK, "symbolic link"), (stat.S_ISFIFO, "named pipe (FIFO)"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISDIR, "directory")):
+        if test(mode):
+            return kind
+    return f"file of unknown type (mode {mode:o})"
+
+
+def open_regular(path: Path) -> int:
+    """A read-only descriptor of a regular file; anything else is refused before a read could block on it
+    (a FIFO with no writer) or never end (a character device such as /dev/zero).
+
+    Raises:
+        OSError: it cannot be opened, or it is not a regular file (``strerror`` names what it is).
+    """
+    fd = open_read_only(path, os.O_NONBLOCK)  # opening a FIFO for reading must not wait for a writer
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"not a regular file: {special_kind(mode)}", str(path))
+    return fd
+
+
 def _read_all(fd: int, size: int) -> bytes:
+    """Exactly ``size`` bytes, fewer only when the file is shorter now."""
     parts: list[bytes] = []
     offset = 0
-    while True:
-        data = os.pread(fd, max(size - offset, 1 << 16), offset)
+    while offset < size:
+        data = os.pread(fd, size - offset, offset)
         if not data:
-            return b"".join(parts)
+            break
         parts.append(data)
         offset += len(data)
+    return b"".join(parts)

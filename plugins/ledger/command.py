@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -18,24 +17,18 @@ import click
 from dftk.api import (
     CORE,
     INCOMPLETE,
-    Evidence,
-    EvidenceError,
-    EvidenceFile,
-    EvidenceSpec,
     FileOutcome,
     Finding,
     LoadedPlugin,
-    LogicalEvidence,
     PluginState,
     Problem,
     Settings,
+    Shown,
     Sink,
-    WalkItem,
     case_option,
+    evidence_items,
     is_hint,
     json_text,
-    open_evidence,
-    open_image,
     record_access,
     scheduler_option,
     screen,
@@ -78,11 +71,11 @@ def ledger(paths: tuple[str, ...], as_json: bool, workers: int, case_dir: str | 
             lambda record: click.echo(_text(record))))
     sink = _Records(emit)
     steps = [LoadedPlugin(LedgerPlugin, f"dftk: {LedgerPlugin.__module__}:{LedgerPlugin.__name__}")]
-    for given, evidence in _evidence_items(paths):
+    for given, evidence in evidence_items(paths):
         with evidence:
             if case_dir:
                 record_access(case_dir, evidence, command="ledger")
-            sink.shown = _Shown(evidence, given)
+            sink.shown = Shown(evidence, given)
             screen(evidence, steps, {"ledger": opts}, sink, Settings(workers, progress=False, scheduler=scheduler))
     emit(flow_graph(sink.summaries))
     if sink.incomplete:
@@ -139,56 +132,3 @@ def _text(record: dict[str, Any]) -> str:
         lines.append(f"  {finding['kind']} [{terminal(finding['table'])}] {json_text(rest)}")
     lines += [f"  problem: {terminal(p)}" for p in record["problems"]]
     return "\n".join(lines)
-
-
-def _evidence_items(paths: tuple[str, ...]) -> Iterator[tuple[str, Evidence]]:
-    """Each path as evidence, in the order given: a folder is logical evidence, a disk image is opened as one,
-    and loose files given one after another from the same folder are one evidence item (one engine run)."""
-    loose: list[Path] = []
-    for path in paths:
-        p = Path(path)
-        item = _opened(p)
-        if item is None and (not loose or loose[0].parent == p.parent):
-            loose.append(p)
-            continue
-        if loose:
-            yield str(loose[0]), _Files(loose)
-            loose = [] if item is not None else [p]
-        if item is not None:
-            yield path, item
-    if loose:
-        yield str(loose[0]), _Files(loose)
-
-
-def _opened(path: Path) -> Evidence | None:
-    """A folder or a disk image opened as evidence; None for any other file (a loose file)."""
-    if path.is_dir():
-        return open_evidence(path, "logical")
-    try:
-        return open_image(path)
-    except EvidenceError:
-        return None
-
-
-class _Files(LogicalEvidence):
-    """Loose files of one folder as logical evidence: the folder, walked for those files alone, in order."""
-
-    def __init__(self, files: list[Path]) -> None:
-        self.names = [f.name for f in files]
-        super().__init__(files[0].parent)
-        self.spec = EvidenceSpec(str(files[0].parent), "logical")
-
-    def walk(self) -> Iterator[WalkItem]:
-        for name in self.names:
-            yield EvidenceFile("/" + name, (self.root / name).stat().st_size, locator=name)
-
-
-class _Shown:
-    """How a file's path is shown: under the folder as given, or ``IMAGE:/path`` inside an image."""
-
-    def __init__(self, evidence: Evidence, given: str) -> None:
-        self.logical = evidence.format == "logical"
-        self.root = str(Path(given).parent) if isinstance(evidence, _Files) else given
-
-    def __call__(self, path: str) -> str:
-        return str(Path(self.root) / path.lstrip("/")) if self.logical else f"{self.root}:{path}"

@@ -19,27 +19,22 @@ from dftk.api import (
     CORE,
     INCOMPLETE,
     Buffer,
-    Evidence,
-    EvidenceError,
     EvidenceFile,
-    EvidenceSpec,
     FileOutcome,
     Finding,
     LoadedPlugin,
-    LogicalEvidence,
     Plugin,
     PluginState,
     Problem,
     Record,
     Settings,
+    Shown,
     Sink,
-    WalkItem,
     case_option,
+    evidence_items,
     is_hint,
     json_text,
     mime_of,
-    open_evidence,
-    open_image,
     record_access,
     scheduler_option,
     screen,
@@ -83,11 +78,11 @@ def meta(paths: tuple[str, ...], as_json: bool, workers: int, ela_dir: str | Non
     ela = str(Path(ela_dir).resolve()) if ela_dir else None
     emit = _Count((lambda record: click.echo(json_text(record, sort_keys=True))) if as_json else (
         lambda record: click.echo(_text(record))))
-    for given, evidence in _evidence_items(paths):
+    for given, evidence in evidence_items(paths):
         with evidence:
             if case_dir:
                 record_access(case_dir, evidence, command="meta")
-            shown = _Shown(evidence, given)
+            shown = Shown(evidence, given)
             steps = [LoadedPlugin(cls, f"dftk: {cls.__module__}:{cls.__name__}") for cls in (*PLUGINS, FileType)]
             options: dict[str, dict[str, Any]] = {}
             if ela is not None:
@@ -143,59 +138,6 @@ class ErrorLevels(Plugin):
             yield Problem(file.path, f"{type(e).__name__}: {e}")
 
 
-def _evidence_items(paths: tuple[str, ...]) -> Iterator[tuple[str, Evidence]]:
-    """Each path as evidence, in the order given: a folder is logical evidence, a disk image is opened as one,
-    and loose files given one after another from the same folder are one evidence item (one engine run)."""
-    loose: list[Path] = []
-    for path in paths:
-        p = Path(path)
-        item = _opened(p)
-        if item is None and (not loose or loose[0].parent == p.parent):
-            loose.append(p)
-            continue
-        if loose:
-            yield str(loose[0]), _Files(loose)
-            loose = [] if item is not None else [p]
-        if item is not None:
-            yield path, item
-    if loose:
-        yield str(loose[0]), _Files(loose)
-
-
-def _opened(path: Path) -> Evidence | None:
-    """A folder or a disk image opened as evidence; None for any other file (a loose file)."""
-    if path.is_dir():
-        return open_evidence(path, "logical")
-    try:
-        return open_image(path)
-    except EvidenceError:
-        return None
-
-
-class _Files(LogicalEvidence):
-    """Loose files of one folder as logical evidence: the folder, walked for those files alone, in order."""
-
-    def __init__(self, files: list[Path]) -> None:
-        self.names = [f.name for f in files]
-        super().__init__(files[0].parent)
-        self.spec = EvidenceSpec(str(files[0].parent), "logical")
-
-    def walk(self) -> Iterator[WalkItem]:
-        for name in self.names:
-            yield EvidenceFile("/" + name, (self.root / name).stat().st_size, locator=name)
-
-
-class _Shown:
-    """How a file's path is shown: under the folder as given, or ``IMAGE:/path`` inside an image."""
-
-    def __init__(self, evidence: Evidence, given: str) -> None:
-        self.logical = evidence.format == "logical"
-        self.root = str(Path(given).parent) if isinstance(evidence, _Files) else given
-
-    def __call__(self, path: str) -> str:
-        return _shown(self.root, self.logical, path)
-
-
 def _shown(root: str, logical: bool, path: str) -> str:
     return str(Path(root) / path.lstrip("/")) if logical else f"{root}:{path}"
 
@@ -204,7 +146,7 @@ class _Records(Sink):
     """The engine's results as one record per file, printed in walk order (the metadata plugins have no
     media or evidence scope)."""
 
-    def __init__(self, shown: _Shown, emit: Any) -> None:
+    def __init__(self, shown: Shown, emit: Any) -> None:
         self.shown = shown
         self.emit = emit
 

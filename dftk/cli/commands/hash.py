@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ import click
 from dftk.cli.options import case_option
 from dftk.errors import INCOMPLETE, DftkError, SignatureError, one_line
 from dftk.evidence.base import open_read_only
+from dftk.evidence.logical import special_kind
 from dftk.evidence.opening import open_evidence
 from dftk.hashing.algorithms import ALGORITHMS, parse_algorithms
 from dftk.hashing.audit import Audit
@@ -183,9 +185,17 @@ def _walk_dir(root: Path) -> Iterator[Path | str]:
         dirs.sort()
         for name in sorted(files):
             path = Path(folder) / name
-            if path.is_symlink() or not path.is_file():
+            try:
+                mode = path.lstat().st_mode
+            except OSError as e:
+                yield f"{path}: cannot stat: {e.strerror or e}"
                 continue
-            yield path
+            if stat.S_ISREG(mode):
+                yield path
+            elif stat.S_ISLNK(mode):
+                yield f"{path}: symbolic link: listed, not followed"
+            else:
+                yield f"{path}: {special_kind(mode)}: listed, content not read"
         yield from problems
         problems.clear()
 
@@ -195,9 +205,12 @@ def hash_target(path: Path, algorithms: tuple[str, ...], piecewise: int | None, 
     """Hashes one file, block device or (unless ``container``) the media inside an E01."""
     name = os.path.abspath(path)
     hasher = MultiHasher(algorithms, piecewise, pool)
-    fd = open_read_only(path)
+    fd = open_read_only(path, os.O_NONBLOCK)  # a FIFO must not block the open; it is refused below
     try:
-        kind = "device" if stat.S_ISBLK(os.fstat(fd).st_mode) else "file"
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):  # a FIFO or /dev/zero has no end to hash
+            raise OSError(errno.EINVAL, f"{special_kind(mode)}: listed, content not read")
+        kind = "device" if stat.S_ISBLK(mode) else "file"
         if not container and os.pread(fd, len(_EVF), 0) == _EVF:
             os.close(fd)
             fd = -1
